@@ -142,6 +142,56 @@ absl::StatusOr<RopeConfig> ParseRope(const ConfigReader& r) {
   return rope;
 }
 
+absl::StatusOr<LigerConfig> ParseLigerObject(const json& obj, int64_t num_layers, int64_t head_dim,
+                                             absl::string_view source) {
+  auto error = [&](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": liger.", what));
+  };
+  if (!obj.is_object()) return error("must be an object");
+  LigerConfig l;
+  for (const auto& [key, value] : obj.items()) {
+    if (key == "variant") {
+      if (!value.is_string()) return error("variant must be a string");
+      l.variant = value.get<std::string>();
+      if (l.variant != "gla" && l.variant != "hgrn2" && l.variant != "gsa") {
+        return error(absl::StrCat("variant \"", l.variant, "\" is not one of gla, hgrn2, gsa"));
+      }
+    } else if (key == "window" || key == "gsa_slots" || key == "chunk_size") {
+      if (!value.is_number_integer() || value.get<int64_t>() < 1 || value.get<int64_t>() > 65536) {
+        return error(absl::StrCat(key, " must be an integer in [1, 65536]"));
+      }
+      (key == "window" ? l.window : key == "gsa_slots" ? l.gsa_slots : l.chunk_size) =
+          value.get<int64_t>();
+    } else if (key == "mix") {
+      if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 1) {
+        return error("mix must be a number in [0, 1]");
+      }
+      l.mix = value.get<double>();
+    } else if (key == "gate_normalizer") {
+      if (!value.is_number() || !(value.get<double>() > 0)) return error("gate_normalizer must be > 0");
+      l.gate_normalizer = value.get<double>();
+    } else if (key == "softmax_layers") {
+      if (!value.is_array()) return error("softmax_layers must be a list of layer indices");
+      for (const json& i : value) {
+        if (!i.is_number_integer() || i.get<int64_t>() < 0 || i.get<int64_t>() >= num_layers) {
+          return error(absl::StrCat("softmax_layers holds ", i.dump(), ", not a layer in [0, ",
+                                    num_layers, ")"));
+        }
+        l.softmax_layers.push_back(i.get<int64_t>());
+      }
+      std::sort(l.softmax_layers.begin(), l.softmax_layers.end());
+      if (std::adjacent_find(l.softmax_layers.begin(), l.softmax_layers.end()) !=
+          l.softmax_layers.end()) {
+        return error("softmax_layers lists a layer twice");
+      }
+    } else if (key != "base_model_type") {
+      return error(absl::StrCat(key, " is not a known field"));
+    }
+  }
+  if (l.variant == "gsa" && l.gsa_slots > head_dim * 64) return error("gsa_slots is too large");
+  return l;
+}
+
 }  // namespace
 
 absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text, absl::string_view source) {
@@ -151,6 +201,19 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text, absl::
   ConfigReader r(root, source);
   ModelConfig c;
   LIGER_ASSIGN_OR_RETURN(c.model_type, r.String("model_type", ""));
+  // A converted checkpoint names itself liger_<variant> (the authors' format) and keeps the
+  // architecture it came from in liger.base_model_type.
+  const json* liger = nullptr;
+  if (c.model_type.rfind("liger_", 0) == 0) {
+    auto it = root.find("liger");
+    if (it == root.end() || !it->is_object() || !it->contains("base_model_type") ||
+        !(*it)["base_model_type"].is_string()) {
+      return r.Error(absl::StrCat("model_type ", c.model_type,
+                                  " needs a \"liger\" object with base_model_type"));
+    }
+    liger = &*it;
+    c.model_type = (*it)["base_model_type"].get<std::string>();
+  }
   static const char* kSupported[] = {"llama", "mistral", "qwen2", "qwen3"};
   if (std::find(std::begin(kSupported), std::end(kSupported), c.model_type) == std::end(kSupported)) {
     return r.Error(absl::StrCat("unsupported model_type \"", c.model_type,
@@ -226,6 +289,9 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text, absl::
   LIGER_ASSIGN_OR_RETURN(c.eos_token_ids, r.TokenIds("eos_token_id"));
   for (int32_t id : c.eos_token_ids) {
     if (id >= c.vocab_size) return r.Error("eos_token_id is outside the vocabulary");
+  }
+  if (liger != nullptr) {
+    LIGER_ASSIGN_OR_RETURN(c.liger, ParseLigerObject(*liger, c.num_hidden_layers, c.head_dim, source));
   }
   return c;
 }

@@ -21,6 +21,17 @@ struct RopeConfig {
   int64_t original_max_position_embeddings = 0;
 };
 
+// How a converted (Liger) checkpoint replaces softmax attention; present only in converted configs.
+struct LigerConfig {
+  std::string variant = "gla";  // gla | hgrn2 | gsa
+  int64_t window = 64;          // the window branch sees the token itself plus `window` previous ones
+  double mix = 0.5;             // output = mix * window softmax + (1 - mix) * gated recurrence
+  std::vector<int64_t> softmax_layers;  // layers that keep full softmax attention (hybrid)
+  double gate_normalizer = 16;  // log decay = logsigmoid(g) / normalizer (GLA, GSA; HGRN2 uses 1)
+  int64_t gsa_slots = 64;       // GSA memory slots per head
+  int64_t chunk_size = 64;      // chunk of the parallel prefill form
+};
+
 // The architecture of a Llama-family checkpoint, parsed from its Hugging Face config.json.
 struct ModelConfig {
   std::string model_type;  // llama, mistral, qwen2, qwen3
@@ -44,6 +55,7 @@ struct ModelConfig {
   std::string torch_dtype = "float32";    // dtype the weights were saved in
   std::optional<int32_t> bos_token_id;
   std::vector<int32_t> eos_token_ids;
+  std::optional<LigerConfig> liger;  // set for converted checkpoints (model_type liger_*)
 };
 
 // Parses config.json text. Every unsupported architecture, activation or rope type is rejected with

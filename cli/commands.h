@@ -1,0 +1,16 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace liger {
+
+// Each subcommand takes the arguments after its name and prints its result to stdout.
+absl::Status RunLogitsCommand(const std::vector<std::string>& args);
+absl::Status RunEvalCommand(const std::vector<std::string>& args);
+absl::Status RunTokenizeCommand(const std::vector<std::string>& args);
+absl::Status RunGenerateCommand(const std::vector<std::string>& args);
+
+}  // namespace liger

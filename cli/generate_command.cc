@@ -1,0 +1,95 @@
+#include <cstdio>
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli/commands.h"
+#include "cli/model_flags.h"
+#include "core/engine/generator.h"
+#include "core/tokenizer/tokenizer_loader.h"
+#include "core/util/status_macros.h"
+
+namespace liger {
+namespace {
+
+absl::StatusOr<GenerationOptions> OptionsFromFlags(const CommandLine& cl) {
+  GenerationOptions o;
+  LIGER_ASSIGN_OR_RETURN(int64_t max_tokens, cl.Int("max-tokens", 128));
+  o.max_new_tokens = static_cast<int>(max_tokens);
+  LIGER_ASSIGN_OR_RETURN(int64_t min_tokens, cl.Int("min-tokens", 0));
+  o.min_new_tokens = static_cast<int>(min_tokens);
+  double v;
+  LIGER_ASSIGN_OR_RETURN(v, cl.Double("temperature", 0.0));
+  o.sampling.temperature = static_cast<float>(v);
+  LIGER_ASSIGN_OR_RETURN(v, cl.Double("top-p", 1.0));
+  o.sampling.top_p = static_cast<float>(v);
+  LIGER_ASSIGN_OR_RETURN(v, cl.Double("min-p", 0.0));
+  o.sampling.min_p = static_cast<float>(v);
+  LIGER_ASSIGN_OR_RETURN(v, cl.Double("repetition-penalty", 1.0));
+  o.sampling.repetition_penalty = static_cast<float>(v);
+  LIGER_ASSIGN_OR_RETURN(v, cl.Double("presence-penalty", 0.0));
+  o.sampling.presence_penalty = static_cast<float>(v);
+  LIGER_ASSIGN_OR_RETURN(v, cl.Double("frequency-penalty", 0.0));
+  o.sampling.frequency_penalty = static_cast<float>(v);
+  LIGER_ASSIGN_OR_RETURN(int64_t top_k, cl.Int("top-k", 0));
+  o.sampling.top_k = static_cast<int>(top_k);
+  LIGER_ASSIGN_OR_RETURN(int64_t seed, cl.Int("seed", 0));
+  o.sampling.seed = static_cast<uint64_t>(seed);
+  o.stop = cl.All("stop");
+  o.ignore_eos = cl.Has("ignore-eos");
+  return o;
+}
+
+// The prompt as text (--prompt, encoded with the tokenizer's BOS) or as ids (--prompt-ids 1,2,3).
+absl::StatusOr<std::vector<int32_t>> PromptFromFlags(const CommandLine& cl, const Tokenizer& tokenizer) {
+  if (cl.Has("prompt") == cl.Has("prompt-ids")) {
+    return absl::InvalidArgumentError("give exactly one of --prompt and --prompt-ids");
+  }
+  if (cl.Has("prompt")) return tokenizer.Encode(cl.String("prompt", ""), /*add_special_tokens=*/true);
+  std::vector<int32_t> ids;
+  for (absl::string_view piece : absl::StrSplit(cl.String("prompt-ids", ""), ',')) {
+    int32_t id;
+    if (!absl::SimpleAtoi(piece, &id)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--prompt-ids expects comma-separated integers, got \"", piece, "\""));
+    }
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+}  // namespace
+
+absl::Status RunGenerateCommand(const std::vector<std::string>& args) {
+  std::set<std::string> known = ModelFlagNames();
+  known.insert({"prompt", "prompt-ids", "max-tokens", "min-tokens", "temperature", "top-p", "top-k", "min-p", "seed", "stop",
+                "repetition-penalty", "presence-penalty", "frequency-penalty"});
+  LIGER_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(args, known, {"ignore-eos", "ids"}));
+  LIGER_ASSIGN_OR_RETURN(GenerationOptions options, OptionsFromFlags(cl));
+  LIGER_RETURN_IF_ERROR(ValidateSamplingParams(options.sampling));
+  LIGER_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadTokenizer(cl.String("model", "")));
+  LIGER_ASSIGN_OR_RETURN(std::unique_ptr<Transformer> model, LoadModelFromFlags(cl));
+  LIGER_ASSIGN_OR_RETURN(std::vector<int32_t> prompt_ids, PromptFromFlags(cl, *tokenizer));
+  LIGER_ASSIGN_OR_RETURN(std::string prompt_text, tokenizer->Decode(prompt_ids, true));
+  std::unique_ptr<ModelState> state = model->NewState();
+  std::fputs(prompt_text.c_str(), stdout);
+  std::fflush(stdout);
+  LIGER_ASSIGN_OR_RETURN(
+      GenerationResult result,
+      Generate(*model, *tokenizer, *state, prompt_ids, options, [](const TokenEvent& event) {
+        std::fputs(event.text_delta.c_str(), stdout);
+        std::fflush(stdout);
+        return true;
+      }));
+  std::fputs("\n", stdout);
+  // --ids prints the generated token ids, for scripts and exact comparisons.
+  if (cl.Has("ids")) {
+    std::string line = "ids:";
+    for (int32_t id : result.tokens) absl::StrAppend(&line, " ", id);
+    std::puts(line.c_str());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace liger

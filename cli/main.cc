@@ -1,0 +1,50 @@
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr char kUsage[] = R"(liger: linearize Llama-family checkpoints into gated recurrent models and serve them.
+
+usage: liger <command> [flags]
+
+commands:
+  logits    --model DIR --input IN.safetensors --output OUT.safetensors [--mode prefill|decode]
+            [--dtype float32|bfloat16] [--device cpu|cuda]
+  eval      --model DIR --data FILE.jsonl [--seq-len 512] [--max-windows K] [--batch-size 8]
+  tokenize  --model DIR --text "..." [--no-special]
+  generate  --model DIR (--prompt "..." | --prompt-ids 1,2,3) [--max-tokens N] [--min-tokens N]
+            [--temperature T] [--top-p P] [--top-k K]
+            [--min-p P] [--seed S] [--stop STR]... [--ignore-eos] [--ids]
+)";
+
+using Command = absl::Status (*)(const std::vector<std::string>&);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::map<std::string, Command> commands = {
+      {"logits", liger::RunLogitsCommand},
+      {"eval", liger::RunEvalCommand},
+      {"tokenize", liger::RunTokenizeCommand},
+      {"generate", liger::RunGenerateCommand},
+  };
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  auto it = commands.find(argv[1]);
+  if (it == commands.end()) {
+    std::fprintf(stderr, "liger: unknown command \"%s\" (see liger --help)\n", argv[1]);
+    return 2;
+  }
+  absl::Status status = it->second(std::vector<std::string>(argv + 2, argv + argc));
+  if (!status.ok()) {
+    std::fprintf(stderr, "liger %s: %s\n", argv[1], std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,42 @@
+#pragma once
+
+#include "core/model/model_config.h"
+#include "core/model/sequence_mixer.h"
+
+namespace liger {
+
+// Liger Attention: a gated linear recurrence whose gate is pooled from the key projection (GLA,
+// HGRN2 or GSA; no new parameters), mixed with a sliding-window softmax over rotary q/k. Prefill
+// uses the chunked-parallel form; decode the recurrence plus a ring of the last `window` keys, so
+// both compute the same function (the reference implementation forgets the window when decoding).
+class LigerAttention : public SequenceMixer {
+ public:
+  LigerAttention(const ModelConfig& config, torch::Device device, torch::ScalarType dtype);
+
+  std::unique_ptr<LayerState> NewState() const override;
+  torch::Tensor Forward(const MixerInputs& in) const override;
+  torch::Tensor Prefill(const MixerInputs& in, LayerState& state) const override;
+  torch::Tensor Decode(const MixerInputs& in, absl::Span<LayerState* const> states) const override;
+
+ private:
+  // Feature maps and decays for the recurrence, float32, heads already expanded to H.
+  struct Features {
+    torch::Tensor q, k, v, log_gate;
+    torch::Tensor slot_input;  // GSA: the slot write strength s = 1 - alpha
+  };
+  Features MakeFeatures(const MixerInputs& in) const;
+
+  // Runs the recurrence over [B, H, T, *] features from (and into) the given float32 states.
+  torch::Tensor Recur(const Features& f, torch::Tensor& memory, torch::Tensor& slot_memory) const;
+  torch::Tensor RecurStep(const Features& f, torch::Tensor& memory, torch::Tensor& slot_memory) const;
+
+  torch::Tensor Mix(const torch::Tensor& window_out, const torch::Tensor& linear_out,
+                    torch::ScalarType dtype) const;
+
+  LigerConfig liger_;
+  int64_t heads_, kv_heads_, head_dim_, groups_;
+  torch::Device device_;
+  torch::ScalarType dtype_;
+};
+
+}  // namespace liger

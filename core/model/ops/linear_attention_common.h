@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+
+#include <torch/torch.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace liger {
+
+struct GlaResult {
+  torch::Tensor output;       // [B,H,T,V], the dtype of q
+  torch::Tensor final_state;  // [B,H,K,V] float32
+};
+
+// Which state dimension a gated linear recurrence decays.
+enum class GateDim { kKey, kValue };
+
+// One chunk of a gated linear recurrence. All tensors are float32 on one device: q,k [B,H,L,K],
+// v [B,H,L,V], log_gate [B,H,L,K or V], state [B,H,K,V] (advanced past the chunk in place);
+// writes the chunk's outputs into `out` [B,H,L,V].
+using ChunkKernel = void (*)(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                             const torch::Tensor& log_gate, torch::Tensor& state, torch::Tensor out);
+
+// Validates a prefill call and runs `kernel` over consecutive chunks of at most `chunk_size`
+// tokens, passing the state between them. `op` names the caller in error messages.
+absl::StatusOr<GlaResult> RunChunkedRecurrence(const char* op, GateDim gate_dim, ChunkKernel kernel,
+                                               const torch::Tensor& q, const torch::Tensor& k,
+                                               const torch::Tensor& v, const torch::Tensor& log_gate,
+                                               const torch::Tensor& state, int64_t chunk_size);
+
+// Validates a single-token call: q,k [B,H,K], v [B,H,V], log_gate [B,H,K or V], state [B,H,K,V]
+// float32, all on the device of q.
+absl::Status CheckRecurrenceStep(const char* op, GateDim gate_dim, const torch::Tensor& q,
+                                 const torch::Tensor& k, const torch::Tensor& v,
+                                 const torch::Tensor& log_gate, const torch::Tensor& state);
+
+// Sub-chunk length used inside a chunk: decays between sub-chunks go through a reference point,
+// only the diagonal sub-chunk blocks need the per-channel [L,L,channels] decay tensor.
+inline constexpr int64_t kSubChunk = 16;
+
+// exp of a log decay computed in float64 (so that differences of long cumulative sums keep their
+// precision), evaluated in float32. Callers pass arguments <= 0, so results lie in [0, 1].
+torch::Tensor DecayFactor(const torch::Tensor& log_decay64);
+
+}  // namespace liger

@@ -1,0 +1,103 @@
+#include "core/model/softmax_attention.h"
+
+#include <cmath>
+
+#include "core/model/rotary_embedding.h"
+
+namespace liger {
+
+int64_t KvCacheState::bytes() const {
+  return k_.defined() ? static_cast<int64_t>(k_.nbytes() + v_.nbytes()) : 0;
+}
+
+std::unique_ptr<LayerState> KvCacheState::Clone() const {
+  auto copy = std::make_unique<KvCacheState>();
+  if (k_.defined()) {
+    copy->k_ = k_.clone();
+    copy->v_ = v_.clone();
+  }
+  copy->length_ = length_;
+  return copy;
+}
+
+void KvCacheState::Append(const torch::Tensor& k, const torch::Tensor& v) {
+  const int64_t t = k.size(1);
+  const int64_t needed = length_ + t;
+  if (!k_.defined() || needed > k_.size(1)) {
+    const int64_t capacity = std::max<int64_t>(needed, k_.defined() ? 2 * k_.size(1) : 16);
+    torch::Tensor nk = torch::empty({k.size(0), capacity, k.size(2)}, k.options());
+    torch::Tensor nv = torch::empty({v.size(0), capacity, v.size(2)}, v.options());
+    if (length_ > 0) {
+      nk.narrow(1, 0, length_).copy_(keys());
+      nv.narrow(1, 0, length_).copy_(values());
+    }
+    k_ = nk;
+    v_ = nv;
+  }
+  k_.narrow(1, length_, t).copy_(k);
+  v_.narrow(1, length_, t).copy_(v);
+  length_ = needed;
+}
+
+torch::Tensor KvCacheState::keys() const { return k_.narrow(1, 0, length_); }
+torch::Tensor KvCacheState::values() const { return v_.narrow(1, 0, length_); }
+
+SoftmaxAttention::SoftmaxAttention(const ModelConfig& config, std::optional<int64_t> sliding_window)
+    : groups_(config.num_attention_heads / config.num_key_value_heads),
+      scale_(1.0 / std::sqrt(static_cast<double>(config.head_dim))),
+      sliding_window_(sliding_window) {}
+
+std::unique_ptr<LayerState> SoftmaxAttention::NewState() const {
+  return std::make_unique<KvCacheState>();
+}
+
+torch::Tensor SoftmaxAttention::Attend(const torch::Tensor& q, const torch::Tensor& k,
+                                       const torch::Tensor& v, int64_t query_start,
+                                       int64_t key_start) const {
+  const int64_t tq = q.size(2);
+  const int64_t tk = k.size(2);
+  torch::Tensor scores = torch::matmul(q, RepeatKv(k, groups_).transpose(-1, -2)) * scale_;
+  auto idx = torch::TensorOptions().dtype(torch::kInt64).device(q.device());
+  torch::Tensor qpos = torch::arange(query_start, query_start + tq, idx).unsqueeze(1);
+  torch::Tensor kpos = torch::arange(key_start, key_start + tk, idx).unsqueeze(0);
+  torch::Tensor allowed = kpos <= qpos;
+  if (sliding_window_) allowed = allowed.logical_and(qpos - kpos < *sliding_window_);
+  scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
+  return torch::matmul(probs, RepeatKv(v, groups_));
+}
+
+torch::Tensor SoftmaxAttention::Forward(const MixerInputs& in) const {
+  torch::Tensor q = RotaryEmbedding::Apply(in.q, in.cos, in.sin);
+  torch::Tensor k = RotaryEmbedding::Apply(in.k, in.cos, in.sin);
+  return Attend(q, k, in.v, 0, 0);
+}
+
+torch::Tensor SoftmaxAttention::Prefill(const MixerInputs& in, LayerState& state) const {
+  auto& cache = static_cast<KvCacheState&>(state);
+  const int64_t start = cache.length();
+  torch::Tensor q = RotaryEmbedding::Apply(in.q, in.cos, in.sin);
+  torch::Tensor k = RotaryEmbedding::Apply(in.k, in.cos, in.sin);
+  cache.Append(k[0], in.v[0]);
+  return Attend(q, cache.keys().unsqueeze(0), cache.values().unsqueeze(0), start, 0);
+}
+
+torch::Tensor SoftmaxAttention::Decode(const MixerInputs& in,
+                                       absl::Span<LayerState* const> states) const {
+  // Caches differ in length, so each sequence attends on its own; the projections around this
+  // call are still batched.
+  torch::Tensor q = RotaryEmbedding::Apply(in.q, in.cos, in.sin);
+  torch::Tensor k = RotaryEmbedding::Apply(in.k, in.cos, in.sin);
+  std::vector<torch::Tensor> outputs;
+  outputs.reserve(states.size());
+  for (size_t b = 0; b < states.size(); ++b) {
+    auto& cache = static_cast<KvCacheState&>(*states[b]);
+    const int64_t position = cache.length();
+    cache.Append(k[b], in.v[b]);
+    outputs.push_back(Attend(q.narrow(0, b, 1), cache.keys().unsqueeze(0),
+                             cache.values().unsqueeze(0), position, 0));
+  }
+  return torch::cat(outputs, 0);
+}
+
+}  // namespace liger

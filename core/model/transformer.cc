@@ -1,0 +1,162 @@
+#include "core/model/transformer.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/model/rms_norm.h"
+#include "core/model/transformer_state.h"
+
+namespace liger {
+namespace {
+
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  return b.defined() ? torch::linear(x, w, b) : torch::linear(x, w);
+}
+
+// [B, T, heads * D] -> [B, heads, T, D], with the optional per-head RMSNorm Qwen3 applies.
+torch::Tensor SplitHeads(const torch::Tensor& x, int64_t heads, int64_t head_dim,
+                         const torch::Tensor& norm, double eps) {
+  torch::Tensor h = x.view({x.size(0), x.size(1), heads, head_dim});
+  if (norm.defined()) h = RmsNorm(h, norm, eps);
+  return h.transpose(1, 2);
+}
+
+absl::Status ToStatus(const c10::Error& e) {
+  return absl::InternalError(absl::StrCat("model computation failed: ", e.what_without_backtrace()));
+}
+
+}  // namespace
+
+Transformer::Transformer(ModelConfig config, TransformerWeights weights,
+                         std::vector<std::unique_ptr<SequenceMixer>> mixers, torch::Device device,
+                         torch::ScalarType dtype)
+    : config_(std::move(config)),
+      weights_(std::move(weights)),
+      mixers_(std::move(mixers)),
+      rope_(config_, device),
+      device_(device),
+      dtype_(dtype) {}
+
+std::unique_ptr<ModelState> Transformer::NewState() const {
+  std::vector<std::unique_ptr<LayerState>> layers;
+  layers.reserve(mixers_.size());
+  for (const auto& mixer : mixers_) layers.push_back(mixer->NewState());
+  return std::make_unique<TransformerState>(std::move(layers));
+}
+
+torch::Tensor Transformer::Run(const torch::Tensor& ids, const torch::Tensor& positions,
+                               absl::Span<ModelState* const> states, RunMode mode) const {
+  const ModelConfig& c = config_;
+  const int64_t batch = ids.size(0);
+  const int64_t steps = ids.size(1);
+  torch::Tensor x = weights_.embed_tokens.index_select(0, ids.reshape({-1}))
+                        .view({batch, steps, c.hidden_size});
+  auto [cos, sin] = rope_.CosSin(positions);
+  std::vector<LayerState*> layer_states(states.size());
+  for (size_t i = 0; i < weights_.layers.size(); ++i) {
+    const LayerWeights& w = weights_.layers[i];
+    torch::Tensor h = RmsNorm(x, w.input_norm, c.rms_norm_eps);
+    MixerInputs in;
+    in.q = SplitHeads(Linear(h, w.q_proj, w.q_bias), c.num_attention_heads, c.head_dim, w.q_norm,
+                      c.rms_norm_eps);
+    in.k = SplitHeads(Linear(h, w.k_proj, w.k_bias), c.num_key_value_heads, c.head_dim, w.k_norm,
+                      c.rms_norm_eps);
+    in.v = SplitHeads(Linear(h, w.v_proj, w.v_bias), c.num_key_value_heads, c.head_dim,
+                      torch::Tensor(), c.rms_norm_eps);
+    in.cos = cos;
+    in.sin = sin;
+    for (size_t b = 0; b < states.size(); ++b) {
+      layer_states[b] = &static_cast<TransformerState*>(states[b])->layer(i);
+    }
+    torch::Tensor o;
+    if (mode == RunMode::kForward) {
+      o = mixers_[i]->Forward(in);
+    } else if (mode == RunMode::kPrefill) {
+      o = mixers_[i]->Prefill(in, *layer_states[0]);
+    } else {
+      o = mixers_[i]->Decode(in, layer_states);
+    }
+    o = o.transpose(1, 2).reshape({batch, steps, c.num_attention_heads * c.head_dim});
+    x = x + Linear(o, w.o_proj, w.o_bias);
+    h = RmsNorm(x, w.post_attention_norm, c.rms_norm_eps);
+    torch::Tensor gate = Linear(h, w.gate_proj, w.gate_bias);
+    torch::Tensor up = Linear(h, w.up_proj, w.up_bias);
+    x = x + Linear(torch::silu(gate) * up, w.down_proj, w.down_bias);
+  }
+  return RmsNorm(x, weights_.final_norm, c.rms_norm_eps);
+}
+
+torch::Tensor Transformer::Logits(const torch::Tensor& hidden) const {
+  return torch::linear(hidden, weights_.lm_head).to(torch::kFloat32);
+}
+
+absl::Status Transformer::CheckTokens(const torch::Tensor& tokens, int64_t dims) const {
+  if (!tokens.defined() || tokens.dim() != dims) {
+    return absl::InvalidArgumentError(absl::StrCat("token ids must be a ", dims, "-d tensor"));
+  }
+  if (tokens.scalar_type() != torch::kInt64 && tokens.scalar_type() != torch::kInt32) {
+    return absl::InvalidArgumentError("token ids must be int32 or int64");
+  }
+  if (tokens.numel() == 0) return absl::OkStatus();
+  const int64_t lo = tokens.min().item<int64_t>();
+  const int64_t hi = tokens.max().item<int64_t>();
+  if (lo < 0 || hi >= config_.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat("token id ", lo < 0 ? lo : hi,
+                                                   " is outside the vocabulary of ",
+                                                   config_.vocab_size));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<torch::Tensor> Transformer::Forward(const torch::Tensor& input_ids) const {
+  if (absl::Status s = CheckTokens(input_ids, 2); !s.ok()) return s;
+  try {
+    torch::NoGradGuard no_grad;
+    torch::Tensor ids = input_ids.to(device_, torch::kInt64);
+    torch::Tensor positions = torch::arange(ids.size(1), ids.options()).unsqueeze(0);
+    return Logits(Run(ids, positions, {}, RunMode::kForward));
+  } catch (const c10::Error& e) {
+    return ToStatus(e);
+  }
+}
+
+absl::StatusOr<torch::Tensor> Transformer::Prefill(const torch::Tensor& tokens, ModelState& state,
+                                                   bool all_logits) const {
+  if (absl::Status s = CheckTokens(tokens, 1); !s.ok()) return s;
+  if (tokens.numel() == 0) return absl::InvalidArgumentError("prefill needs at least one token");
+  try {
+    torch::NoGradGuard no_grad;
+    torch::Tensor ids = tokens.to(device_, torch::kInt64).unsqueeze(0);
+    const int64_t start = state.tokens();
+    torch::Tensor positions = torch::arange(start, start + ids.size(1), ids.options()).unsqueeze(0);
+    ModelState* states[] = {&state};
+    torch::Tensor hidden = Run(ids, positions, states, RunMode::kPrefill);
+    static_cast<TransformerState&>(state).Advance(ids.size(1));
+    if (!all_logits) hidden = hidden.narrow(1, hidden.size(1) - 1, 1);
+    return Logits(hidden)[0];
+  } catch (const c10::Error& e) {
+    return ToStatus(e);
+  }
+}
+
+absl::StatusOr<torch::Tensor> Transformer::DecodeStep(absl::Span<ModelState* const> states,
+                                                      const torch::Tensor& tokens) const {
+  if (absl::Status s = CheckTokens(tokens, 1); !s.ok()) return s;
+  if (tokens.numel() != static_cast<int64_t>(states.size()) || states.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("decode step got ", tokens.numel(),
+                                                   " tokens for ", states.size(), " states"));
+  }
+  try {
+    torch::NoGradGuard no_grad;
+    torch::Tensor ids = tokens.to(device_, torch::kInt64).unsqueeze(1);
+    std::vector<int64_t> starts;
+    starts.reserve(states.size());
+    for (ModelState* s : states) starts.push_back(s->tokens());
+    torch::Tensor positions = torch::tensor(starts, ids.options()).unsqueeze(1);
+    torch::Tensor hidden = Run(ids, positions, states, RunMode::kDecode);
+    for (ModelState* s : states) static_cast<TransformerState*>(s)->Advance(1);
+    return Logits(hidden).squeeze(1);
+  } catch (const c10::Error& e) {
+    return ToStatus(e);
+  }
+}
+
+}  // namespace liger

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/model/causal_lm.h"
+#include "core/model/rotary_embedding.h"
+#include "core/model/sequence_mixer.h"
+#include "core/model/transformer_weights.h"
+
+namespace liger {
+
+// A Llama-family decoder: embeddings, RMSNorm, per-layer q/k/v projections feeding a SequenceMixer
+// (softmax attention for the teacher, a Liger layer after conversion), SwiGLU MLP and the LM head.
+class Transformer : public CausalLM {
+ public:
+  Transformer(ModelConfig config, TransformerWeights weights,
+              std::vector<std::unique_ptr<SequenceMixer>> mixers, torch::Device device,
+              torch::ScalarType dtype);
+
+  const ModelConfig& config() const override { return config_; }
+  torch::Device device() const override { return device_; }
+  torch::ScalarType dtype() const { return dtype_; }
+  const TransformerWeights& weights() const { return weights_; }
+
+  std::unique_ptr<ModelState> NewState() const override;
+  absl::StatusOr<torch::Tensor> Forward(const torch::Tensor& input_ids) const override;
+  absl::StatusOr<torch::Tensor> Prefill(const torch::Tensor& tokens, ModelState& state,
+                                        bool all_logits) const override;
+  absl::StatusOr<torch::Tensor> DecodeStep(absl::Span<ModelState* const> states,
+                                           const torch::Tensor& tokens) const override;
+
+ private:
+  // kForward: stateless whole sequences; kPrefill: one state (B == 1) advanced by T tokens;
+  // kDecode: B states advanced by one token each.
+  enum class RunMode { kForward, kPrefill, kDecode };
+
+  // ids [B, T] at positions [B or 1, T]; returns the final hidden states [B, T, hidden].
+  torch::Tensor Run(const torch::Tensor& ids, const torch::Tensor& positions,
+                    absl::Span<ModelState* const> states, RunMode mode) const;
+  torch::Tensor Logits(const torch::Tensor& hidden) const;
+  absl::Status CheckTokens(const torch::Tensor& tokens, int64_t dims) const;
+
+  ModelConfig config_;
+  TransformerWeights weights_;
+  std::vector<std::unique_ptr<SequenceMixer>> mixers_;
+  RotaryEmbedding rope_;
+  torch::Device device_;
+  torch::ScalarType dtype_;
+};
+
+}  // namespace liger
