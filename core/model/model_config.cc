@@ -1,12 +1,11 @@
 #include "core/model/model_config.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/io/file_util.h"
 #include "core/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -298,11 +297,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text, absl::
 
 absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& model_dir) {
   const std::string path = model_dir + "/config.json";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseModelConfig(buffer.str(), path);
+  LIGER_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, /*max_bytes=*/1 << 20));
+  return ParseModelConfig(text, path);
 }
 
 }  // namespace liger
