@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/byte_level_alphabet.h"
+#include "core/tokenizer/json_fields.h"
 #include "core/tokenizer/read_file.h"
 #include "core/tokenizer/utf8.h"
 #include "nlohmann/json.hpp"
@@ -18,19 +19,12 @@ absl::Status Invalid(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("tokenizer.json: ", what));
 }
 
-std::string TypeOf(const json& config) {
-  if (!config.is_object() || !config.contains("type") || !config["type"].is_string()) return "";
-  return config["type"].get<std::string>();
-}
-
 bool IsAbsent(const json& parent, const char* name) {
   return !parent.contains(name) || parent[name].is_null();
 }
 
 absl::StatusOr<bool> BoolField(const json& parent, const char* name, bool fallback) {
-  if (IsAbsent(parent, name)) return fallback;
-  if (!parent[name].is_boolean()) return Invalid(absl::StrCat("\"", name, "\" must be a boolean"));
-  return parent[name].get<bool>();
+  return OptionalJsonBool(parent, name, fallback, "tokenizer.json: ");
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseMerges(const json& model) {
@@ -126,7 +120,7 @@ absl::StatusOr<std::vector<ParsedAddedToken>> ParseAddedTokens(const json& root)
 }
 
 absl::Status CheckDecoder(const json& decoder) {
-  const std::string type = TypeOf(decoder);
+  const std::string type = JsonTypeOf(decoder);
   if (type == "ByteLevel") return absl::OkStatus();
   if (type == "Sequence" && decoder.contains("decoders") && decoder["decoders"].is_array() &&
       decoder["decoders"].size() == 1) {
@@ -157,12 +151,12 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJson(
   if (!root.is_object()) return Invalid("expected a JSON object at the top level");
   if (IsAbsent(root, "model") || !root["model"].is_object()) return Invalid("missing \"model\"");
   const json& model = root["model"];
-  if (TypeOf(model) != "BPE") {
-    return Invalid(absl::StrCat("unsupported model type \"", TypeOf(model),
+  if (JsonTypeOf(model) != "BPE") {
+    return Invalid(absl::StrCat("unsupported model type \"", JsonTypeOf(model),
                                 "\" (only BPE is supported)"));
   }
   if (!IsAbsent(root, "normalizer")) {
-    const std::string type = TypeOf(root["normalizer"]);
+    const std::string type = JsonTypeOf(root["normalizer"]);
     return Invalid(absl::StrCat("unsupported normalizer \"",
                                 type.empty() ? root["normalizer"].dump() : type,
                                 "\" (only null is supported)"));
@@ -240,13 +234,13 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromJson(
   if (!IsAbsent(root, "post_processor")) {
     const json& pp = root["post_processor"];
     std::vector<const json*> processors;
-    if (TypeOf(pp) == "Sequence" && pp.contains("processors") && pp["processors"].is_array()) {
+    if (JsonTypeOf(pp) == "Sequence" && pp.contains("processors") && pp["processors"].is_array()) {
       for (const json& p : pp["processors"]) processors.push_back(&p);
     } else {
       processors.push_back(&pp);
     }
     for (const json* p : processors) {
-      const std::string type = TypeOf(*p);
+      const std::string type = JsonTypeOf(*p);
       if (type == "ByteLevel") continue;  // only adjusts offsets
       if (type != "TemplateProcessing") {
         return Invalid(absl::StrCat("unsupported post_processor \"",

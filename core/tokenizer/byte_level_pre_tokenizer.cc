@@ -2,31 +2,14 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/tokenizer/json_fields.h"
 
 namespace liger {
-namespace {
-
-std::string TypeOf(const nlohmann::json& config) {
-  if (!config.is_object() || !config.contains("type") || !config["type"].is_string()) return "";
-  return config["type"].get<std::string>();
-}
-
-// Reads an optional boolean field, rejecting other types.
-absl::StatusOr<bool> BoolField(const nlohmann::json& config, const char* name, bool fallback) {
-  if (!config.contains(name) || config[name].is_null()) return fallback;
-  if (!config[name].is_boolean()) {
-    return absl::InvalidArgumentError(absl::StrCat("pre_tokenizer field \"", name,
-                                                   "\" must be a boolean"));
-  }
-  return config[name].get<bool>();
-}
-
-}  // namespace
 
 absl::StatusOr<ByteLevelPreTokenizer> ByteLevelPreTokenizer::FromJson(
     const nlohmann::json& config) {
   ByteLevelPreTokenizer result;
-  const std::string type = TypeOf(config);
+  const std::string type = JsonTypeOf(config);
   if (type == "Sequence") {
     if (!config.contains("pretokenizers") || !config["pretokenizers"].is_array() ||
         config["pretokenizers"].empty()) {
@@ -47,15 +30,15 @@ absl::StatusOr<ByteLevelPreTokenizer> ByteLevelPreTokenizer::FromJson(
 
 absl::Status ByteLevelPreTokenizer::AddStep(const nlohmann::json& config, bool is_last,
                                             std::vector<Step>* steps) {
-  const std::string type = TypeOf(config);
+  const std::string type = JsonTypeOf(config);
   if (type == "ByteLevel") {
     if (!is_last) {
       return absl::InvalidArgumentError(
           "pre_tokenizer ByteLevel must be the last step (later steps would see mapped bytes)");
     }
-    absl::StatusOr<bool> use_regex = BoolField(config, "use_regex", true);
+    absl::StatusOr<bool> use_regex = OptionalJsonBool(config, "use_regex", true, "pre_tokenizer field ");
     if (!use_regex.ok()) return use_regex.status();
-    absl::StatusOr<bool> add_prefix_space = BoolField(config, "add_prefix_space", true);
+    absl::StatusOr<bool> add_prefix_space = OptionalJsonBool(config, "add_prefix_space", true, "pre_tokenizer field ");
     if (!add_prefix_space.ok()) return add_prefix_space.status();
     Step step;
     step.add_prefix_space = *add_prefix_space;
@@ -78,7 +61,7 @@ absl::Status ByteLevelPreTokenizer::AddStep(const nlohmann::json& config, bool i
     return absl::InvalidArgumentError(absl::StrCat(
         "unsupported Split behavior ", behavior.dump(), " (only \"Isolated\" is supported)"));
   }
-  absl::StatusOr<bool> invert = BoolField(config, "invert", false);
+  absl::StatusOr<bool> invert = OptionalJsonBool(config, "invert", false, "pre_tokenizer field ");
   if (!invert.ok()) return invert.status();
   if (*invert) return absl::InvalidArgumentError("Split with invert=true is not supported");
   const auto pattern = config.value("pattern", nlohmann::json());

@@ -1,11 +1,11 @@
 #include "core/tokenizer/stream_decoder.h"
 
 #include "absl/strings/match.h"
+#include "core/tokenizer/utf8.h"
 
 namespace liger {
 namespace {
 
-constexpr char kReplacement[] = "\xEF\xBF\xBD";
 // How many context ids to keep before the first generated id.
 constexpr size_t kContextWindow = 6;
 
@@ -57,7 +57,7 @@ absl::StatusOr<std::string> StreamDecoder::Push(int32_t id) {
     window_.pop_back();
     return text.status();
   }
-  if (text->empty() || absl::EndsWith(*text, kReplacement)) return std::string();
+  if (text->empty() || absl::EndsWith(*text, kUtf8Replacement)) return std::string();
   // Release: the pending ids become the new prefix, unless they decode to nothing on their own,
   // in which case the old prefix stays to keep the window's start meaningful.
   std::vector<int32_t> pending(window_.begin() + read_, window_.end());

@@ -5,8 +5,6 @@
 namespace liger {
 namespace {
 
-constexpr char kReplacement[] = "\xEF\xBF\xBD";
-
 // Length of the sequence a lead byte starts and the allowed range of its second byte (Unicode
 // Table 3-7, well-formed UTF-8); length 0 for bytes that cannot start a sequence.
 struct LeadInfo {
@@ -96,7 +94,7 @@ std::string Utf8Lossy(std::string_view bytes) {
       out.append(bytes.data() + pos, n);
       pos += n;
     } else {
-      out.append(kReplacement);
+      out.append(kUtf8Replacement);
       pos += -n;
     }
   }

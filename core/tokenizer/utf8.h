@@ -7,6 +7,9 @@
 
 namespace liger {
 
+// U+FFFD REPLACEMENT CHARACTER, which lossy decoding substitutes for ill-formed bytes.
+inline constexpr char kUtf8Replacement[] = "\xEF\xBF\xBD";
+
 // Decodes UTF-8 into code points and the byte offset where each starts (offsets has one extra
 // entry, text.size()). Returns false on malformed UTF-8 (overlong, surrogate, truncated...).
 bool DecodeUtf8(std::string_view text, std::vector<char32_t>* code_points,

@@ -12,11 +12,11 @@
 namespace liger::testing {
 namespace {
 
-constexpr int64_t kB = 2, kH = 3, kD = 8;
-constexpr double kTol = 1e-5;
+constexpr int64_t kBatch = 2, kHeads = 3, kHeadDim = 8;
+constexpr double kWindowTol = 1e-5;
 
-torch::Tensor Randn(int64_t t, torch::Device device = torch::kCPU, int64_t d = kD) {
-  return torch::randn({kB, kH, t, d}, torch::TensorOptions().device(device));
+torch::Tensor Randn(int64_t t, torch::Device device = torch::kCPU, int64_t d = kHeadDim) {
+  return torch::randn({kBatch, kHeads, t, d}, torch::TensorOptions().device(device));
 }
 
 torch::Tensor Last(const torch::Tensor& x, int64_t n) { return x.narrow(2, x.size(2) - n, n); }
@@ -39,7 +39,7 @@ TEST(WindowAttentionTest, MatchesNaiveLoop) {
             ASSERT_TRUE(got.ok()) << got.status();
             const double err =
                 RelativeError(*got, NaiveWindowAttention(q, k, v, past_k, past_v, window));
-            EXPECT_LE(err, kTol);
+            EXPECT_LE(err, kWindowTol);
             worst = std::max(worst, err);
           }
         }
@@ -70,7 +70,7 @@ TEST(WindowAttentionTest, ZeroWindowReturnsValues) {
 TEST(WindowAttentionTest, EmptyQueryGivesEmptyOutput) {
   const auto got = WindowAttention(Randn(0), Randn(0), Randn(0), Randn(3), Randn(3), 4);
   ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_EQ(got->sizes(), torch::IntArrayRef({kB, kH, 0, kD}));
+  EXPECT_EQ(got->sizes(), torch::IntArrayRef({kBatch, kHeads, 0, kHeadDim}));
 }
 
 TEST(WindowAttentionTest, ChunkedPrefillEqualsOnePrefill) {
@@ -96,7 +96,7 @@ TEST(WindowAttentionTest, ChunkedPrefillEqualsOnePrefill) {
     }
     ASSERT_EQ(begin, t);
     const double err = RelativeError(torch::cat(outputs, 2), *whole);
-    EXPECT_LE(err, kTol);
+    EXPECT_LE(err, kWindowTol);
     worst = std::max(worst, err);
   }
   RecordProperty("max_rel_err", absl::StrCat(worst));
@@ -114,13 +114,13 @@ TEST(WindowAttentionTest, StepFromRingEqualsPrefillRow) {
       ASSERT_TRUE(prefill.ok()) << prefill.status();
       // Unfilled slots hold garbage that the mask must hide.
       torch::Tensor ring_k = Randn(window, device) * 100, ring_v = Randn(window, device) * 100;
-      torch::Tensor valid = torch::zeros({kB, window}, torch::TensorOptions().dtype(torch::kBool).device(device));
+      torch::Tensor valid = torch::zeros({kBatch, window}, torch::TensorOptions().dtype(torch::kBool).device(device));
       for (int64_t i = 0; i < t; ++i) {
         const auto o = WindowAttentionStep(q.select(2, i), k.select(2, i), v.select(2, i), ring_k,
                                            ring_v, valid);
         ASSERT_TRUE(o.ok()) << o.status();
         const double err = RelativeError(*o, prefill->select(2, i));
-        EXPECT_LE(err, kTol) << "token " << i;
+        EXPECT_LE(err, kWindowTol) << "token " << i;
         worst = std::max(worst, err);
         const int64_t slot = i % window;
         ring_k.select(2, slot).copy_(k.select(2, i));
@@ -138,11 +138,11 @@ TEST(WindowAttentionTest, StepMasksEachSequenceSeparately) {
   const torch::Tensor q = Randn(1).squeeze(2), k_new = Randn(1).squeeze(2), v_new = Randn(1).squeeze(2);
   const torch::Tensor ring_k = Randn(w), ring_v = Randn(w);
   const torch::Tensor valid =
-      torch::tensor({1, 1, 1, 1, 1, 1, 0, 1, 0, 0, 1, 0}, torch::kBool).reshape({kB, w});
+      torch::tensor({1, 1, 1, 1, 1, 1, 0, 1, 0, 0, 1, 0}, torch::kBool).reshape({kBatch, w});
   const auto got = WindowAttentionStep(q, k_new, v_new, ring_k, ring_v, valid);
   ASSERT_TRUE(got.ok()) << got.status();
   const double err = RelativeError(*got, NaiveWindowStep(q, k_new, v_new, ring_k, ring_v, valid));
-  EXPECT_LE(err, kTol);
+  EXPECT_LE(err, kWindowTol);
   RecordProperty("max_rel_err", absl::StrCat(err));
 }
 
@@ -156,7 +156,7 @@ TEST(WindowAttentionTest, HalfPrecisionInputsGiveHalfPrecisionOutputs) {
   EXPECT_LE(RelativeError(*prefill, NaiveWindowAttention(q, k, v, {}, {}, 8)), 1e-2);
   const auto step = WindowAttentionStep(q.select(2, 8), k.select(2, 8), v.select(2, 8),
                                         k.narrow(2, 0, 8), v.narrow(2, 0, 8),
-                                        torch::ones({kB, 8}, torch::kBool));
+                                        torch::ones({kBatch, 8}, torch::kBool));
   ASSERT_TRUE(step.ok()) << step.status();
   EXPECT_EQ(step->scalar_type(), torch::kBFloat16);
   EXPECT_LE(RelativeError(*step, prefill->select(2, 8)), 1e-2);
@@ -169,24 +169,24 @@ TEST(WindowAttentionTest, RejectsBadArguments) {
   };
   expect_invalid(WindowAttention(torch::Tensor(), k, v, {}, {}, 4), "undefined q");
   expect_invalid(WindowAttention(q.select(2, 0), k, v, {}, {}, 4), "rank-3 q");
-  expect_invalid(WindowAttention(q, Randn(5, torch::kCPU, kD + 1), v, {}, {}, 4), "k head dim");
+  expect_invalid(WindowAttention(q, Randn(5, torch::kCPU, kHeadDim + 1), v, {}, {}, 4), "k head dim");
   expect_invalid(WindowAttention(q, k, Randn(6), {}, {}, 4), "v length");
   expect_invalid(WindowAttention(q, k, v.to(torch::kDouble), {}, {}, 4), "v dtype");
   expect_invalid(WindowAttention(q, k, v, past, {}, 4), "past_v missing");
   expect_invalid(WindowAttention(q, k, v, past, Randn(2), 4), "past lengths differ");
   expect_invalid(WindowAttention(q, k, v, past, past, 2), "past longer than the window");
-  expect_invalid(WindowAttention(q, k, v, Randn(3, torch::kCPU, kD + 1), Randn(3, torch::kCPU, kD + 1), 4),
+  expect_invalid(WindowAttention(q, k, v, Randn(3, torch::kCPU, kHeadDim + 1), Randn(3, torch::kCPU, kHeadDim + 1), 4),
                  "past head dim");
   expect_invalid(WindowAttention(q, k, v, {}, {}, -1), "negative window");
   expect_invalid(WindowAttention(q, k, v, {}, {}, 4, 0), "block_size 0");
 
   const torch::Tensor q1 = q.select(2, 0), k1 = k.select(2, 0), v1 = v.select(2, 0);
-  const torch::Tensor ring = Randn(4), mask = torch::ones({kB, 4}, torch::kBool);
+  const torch::Tensor ring = Randn(4), mask = torch::ones({kBatch, 4}, torch::kBool);
   expect_invalid(WindowAttentionStep(q1, k1, v1, ring, ring, mask.to(torch::kFloat)), "float mask");
-  expect_invalid(WindowAttentionStep(q1, k1, v1, ring, ring, torch::ones({kB, 3}, torch::kBool)),
+  expect_invalid(WindowAttentionStep(q1, k1, v1, ring, ring, torch::ones({kBatch, 3}, torch::kBool)),
                  "mask width");
   expect_invalid(WindowAttentionStep(q1, k1, v1, ring, Randn(3), mask), "ring_v length");
-  expect_invalid(WindowAttentionStep(q1, k1, v1, Randn(4, torch::kCPU, kD + 1), ring, mask), "ring head dim");
+  expect_invalid(WindowAttentionStep(q1, k1, v1, Randn(4, torch::kCPU, kHeadDim + 1), ring, mask), "ring head dim");
   expect_invalid(WindowAttentionStep(q, k1, v1, ring, ring, mask), "q with a time dimension");
   expect_invalid(WindowAttentionStep(q1, k1, v1.to(torch::kDouble), ring, ring, mask), "v_new dtype");
   expect_invalid(WindowAttentionStep(q1, k1, v1, torch::Tensor(), ring, mask), "undefined ring");
@@ -207,7 +207,7 @@ TEST(WindowAttentionTest, LongSequenceRunsInLinearMemory) {
                                                   Last(k, tail + window).narrow(2, 0, window),
                                                   Last(v, tail + window).narrow(2, 0, window), window);
   const double err = RelativeError(Last(*got, tail), want);
-  EXPECT_LE(err, kTol);
+  EXPECT_LE(err, kWindowTol);
   RecordProperty("max_rel_err", absl::StrCat(err));
 }
 
