@@ -12,5 +12,6 @@ absl::Status RunLogitsCommand(const std::vector<std::string>& args);
 absl::Status RunEvalCommand(const std::vector<std::string>& args);
 absl::Status RunTokenizeCommand(const std::vector<std::string>& args);
 absl::Status RunGenerateCommand(const std::vector<std::string>& args);
+absl::Status RunConvertCommand(const std::vector<std::string>& args);
 
 }  // namespace liger

@@ -19,6 +19,8 @@ commands:
   generate  --model DIR (--prompt "..." | --prompt-ids 1,2,3) [--max-tokens N] [--min-tokens N]
             [--temperature T] [--top-p P] [--top-k K]
             [--min-p P] [--seed S] [--stop STR]... [--ignore-eos] [--ids]
+  convert   --model DIR --output DIR --variant gla|hgrn2|gsa [--window 64] [--mix 0.5]
+            [--softmax-layers 0,8,16]
 )";
 
 using Command = absl::Status (*)(const std::vector<std::string>&);
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
       {"eval", liger::RunEvalCommand},
       {"tokenize", liger::RunTokenizeCommand},
       {"generate", liger::RunGenerateCommand},
+      {"convert", liger::RunConvertCommand},
   };
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);

@@ -87,6 +87,28 @@ TEST(ModelConfigTest, NewStyleRopeParametersAndDtype) {
   EXPECT_EQ(c->eos_token_ids, (std::vector<int32_t>{5, 7}));
 }
 
+// The authors' format for converted checkpoints, as `liger convert` writes it.
+TEST(ModelConfigTest, AcceptsConvertedLigerArchitectures) {
+  const std::pair<const char*, const char*> variants[] = {
+      {"gla", "LigerGLAForCausalLM"}, {"hgrn2", "LigerHGRN2ForCausalLM"},
+      {"gsa", "LigerGSAForCausalLM"}};
+  for (const auto& [variant, architecture] : variants) {
+    json j = Qwen2Config();
+    j["model_type"] = std::string("liger_") + variant;
+    j["architectures"] = json::array({architecture});
+    j["liger"] = {{"base_model_type", "qwen2"}, {"variant", variant}, {"window", 32},
+                  {"softmax_layers", {1}}};
+    auto c = Parse(j);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->model_type, "qwen2");
+    EXPECT_EQ(c->architecture, architecture);
+    ASSERT_TRUE(c->liger.has_value());
+    EXPECT_EQ(c->liger->variant, variant);
+    EXPECT_EQ(c->liger->window, 32);
+    EXPECT_EQ(c->liger->softmax_layers, std::vector<int64_t>{1});
+  }
+}
+
 TEST(ModelConfigTest, RejectsUnsupportedWithMessageNamingIt) {
   struct Case {
     const char* key;

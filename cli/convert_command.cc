@@ -1,0 +1,61 @@
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli/command_line.h"
+#include "cli/commands.h"
+#include "core/convert/converter.h"
+#include "core/util/status_macros.h"
+
+namespace liger {
+namespace {
+
+// "--softmax-layers 0,8,16"; an empty value means none.
+absl::StatusOr<std::vector<int64_t>> ConvertSoftmaxLayersFlag(const CommandLine& cl) {
+  std::vector<int64_t> layers;
+  const std::string value = cl.String("softmax-layers", "");
+  if (value.empty()) return layers;
+  for (absl::string_view piece : absl::StrSplit(value, ',')) {
+    int64_t layer;
+    if (!absl::SimpleAtoi(piece, &layer)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "flag --softmax-layers expects comma-separated layer indices, got \"", value, "\""));
+    }
+    layers.push_back(layer);
+  }
+  return layers;
+}
+
+double ConvertMegabytes(uint64_t bytes) { return static_cast<double>(bytes) / 1e6; }
+
+}  // namespace
+
+absl::Status RunConvertCommand(const std::vector<std::string>& args) {
+  LIGER_ASSIGN_OR_RETURN(
+      CommandLine cl,
+      CommandLine::Parse(args, {"model", "output", "variant", "window", "mix", "softmax-layers"}));
+  LIGER_ASSIGN_OR_RETURN(std::string model, cl.Required("model"));
+  LIGER_ASSIGN_OR_RETURN(std::string output, cl.Required("output"));
+  ConversionOptions options;
+  LIGER_ASSIGN_OR_RETURN(options.variant, cl.Required("variant"));
+  LIGER_ASSIGN_OR_RETURN(options.window, cl.Int("window", options.window));
+  LIGER_ASSIGN_OR_RETURN(options.mix, cl.Double("mix", options.mix));
+  LIGER_ASSIGN_OR_RETURN(options.softmax_layers, ConvertSoftmaxLayersFlag(cl));
+  LIGER_ASSIGN_OR_RETURN(
+      ConversionResult result,
+      ConvertCheckpoint(model, output, options, [](const ConversionProgress& p) {
+        std::printf("[%d/%d] %s: %.1f of %.1f MB\n", p.file_index, p.file_count,
+                    p.file_name.c_str(), ConvertMegabytes(p.bytes_written),
+                    ConvertMegabytes(p.total_bytes));
+        std::fflush(stdout);
+        return absl::OkStatus();
+      }));
+  std::printf("converted %s to %s (liger_%s): %lld tensors, %d files, %.1f MB\n", model.c_str(),
+              result.output_dir.c_str(), options.variant.c_str(),
+              static_cast<long long>(result.tensors_copied), result.files_written,
+              ConvertMegabytes(result.bytes_written));
+  return absl::OkStatus();
+}
+
+}  // namespace liger
