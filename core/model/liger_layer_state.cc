@@ -1,5 +1,8 @@
 #include "core/model/liger_layer_state.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
 namespace liger {
 
 LigerLayerState::LigerLayerState(torch::Tensor memory, torch::Tensor slot_memory,
@@ -21,6 +24,50 @@ std::unique_ptr<LayerState> LigerLayerState::Clone() const {
       ring_k_.clone(), ring_v_.clone());
   copy->seen_ = seen_;
   return copy;
+}
+
+LayerStateContents LigerLayerState::Export() const {
+  LayerStateContents contents;
+  contents.tensors.emplace_back("memory", memory_);
+  if (slot_memory_.defined()) contents.tensors.emplace_back("slot_memory", slot_memory_);
+  contents.tensors.emplace_back("ring_k", ring_k_);
+  contents.tensors.emplace_back("ring_v", ring_v_);
+  return contents;
+}
+
+absl::Status LigerLayerState::Import(LayerStateContents contents, int64_t tokens) {
+  // This state's own tensors (zeros from NewState) fix the names, shapes, dtypes and device.
+  std::vector<std::pair<const char*, torch::Tensor*>> slots = {{"memory", &memory_}};
+  if (slot_memory_.defined()) slots.emplace_back("slot_memory", &slot_memory_);
+  slots.emplace_back("ring_k", &ring_k_);
+  slots.emplace_back("ring_v", &ring_v_);
+  if (contents.tensors.size() != slots.size() || !contents.integers.empty()) {
+    return absl::DataLossError(absl::StrCat("a liger layer of this model holds ", slots.size(),
+                                            " tensors and no integers, not ",
+                                            contents.tensors.size(), " and ",
+                                            contents.integers.size()));
+  }
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const auto& [name, tensor] = contents.tensors[i];
+    if (name != slots[i].first) {
+      return absl::DataLossError(
+          absl::StrCat("liger tensor ", i, " is \"", name, "\", expected ", slots[i].first));
+    }
+    if (tensor.sizes() != slots[i].second->sizes()) {
+      return absl::DataLossError(absl::StrCat(
+          "liger ", name, " has shape [", absl::StrJoin(tensor.sizes(), ", "), "], expected [",
+          absl::StrJoin(slots[i].second->sizes(), ", "), "]"));
+    }
+  }
+  std::vector<torch::Tensor> imported;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    // A copy even where device and dtype already match, so no caller's tensor becomes this state.
+    imported.push_back(contents.tensors[i].second.to(slots[i].second->options(),
+                                                     /*non_blocking=*/false, /*copy=*/true));
+  }
+  for (size_t i = 0; i < slots.size(); ++i) *slots[i].second = std::move(imported[i]);
+  seen_ = tokens;
+  return absl::OkStatus();
 }
 
 std::pair<torch::Tensor, torch::Tensor> LigerLayerState::Window() const {

@@ -16,6 +16,12 @@ class LigerLayerState : public LayerState {
 
   int64_t bytes() const override;
   std::unique_ptr<LayerState> Clone() const override;
+  int64_t tokens() const override { return seen_; }
+  absl::string_view kind() const override { return "liger"; }
+  // Tensors "memory", "slot_memory" (GSA only), "ring_k", "ring_v", all fixed-size; no integers,
+  // since `seen` is the token count.
+  LayerStateContents Export() const override;
+  absl::Status Import(LayerStateContents contents, int64_t tokens) override;
 
   torch::Tensor& memory() { return memory_; }
   torch::Tensor& slot_memory() { return slot_memory_; }  // GSA only; undefined otherwise

@@ -49,7 +49,8 @@ absl::StatusOr<std::unique_ptr<Transformer>> LoadModel(const std::string& model_
         !config.liger || std::count(config.liger->softmax_layers.begin(),
                                     config.liger->softmax_layers.end(), i) > 0;
     if (softmax) {
-      mixers.push_back(std::make_unique<SoftmaxAttention>(config, config.sliding_window));
+      mixers.push_back(std::make_unique<SoftmaxAttention>(config, config.sliding_window,
+                                                          options.device, options.dtype));
     } else {
       mixers.push_back(std::make_unique<LigerAttention>(config, options.device, options.dtype));
     }

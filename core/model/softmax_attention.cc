@@ -6,49 +6,17 @@
 
 namespace liger {
 
-int64_t KvCacheState::bytes() const {
-  return k_.defined() ? static_cast<int64_t>(k_.nbytes() + v_.nbytes()) : 0;
-}
-
-std::unique_ptr<LayerState> KvCacheState::Clone() const {
-  auto copy = std::make_unique<KvCacheState>();
-  if (k_.defined()) {
-    copy->k_ = k_.clone();
-    copy->v_ = v_.clone();
-  }
-  copy->length_ = length_;
-  return copy;
-}
-
-void KvCacheState::Append(const torch::Tensor& k, const torch::Tensor& v) {
-  const int64_t t = k.size(1);
-  const int64_t needed = length_ + t;
-  if (!k_.defined() || needed > k_.size(1)) {
-    const int64_t capacity = std::max<int64_t>(needed, k_.defined() ? 2 * k_.size(1) : 16);
-    torch::Tensor nk = torch::empty({k.size(0), capacity, k.size(2)}, k.options());
-    torch::Tensor nv = torch::empty({v.size(0), capacity, v.size(2)}, v.options());
-    if (length_ > 0) {
-      nk.narrow(1, 0, length_).copy_(keys());
-      nv.narrow(1, 0, length_).copy_(values());
-    }
-    k_ = nk;
-    v_ = nv;
-  }
-  k_.narrow(1, length_, t).copy_(k);
-  v_.narrow(1, length_, t).copy_(v);
-  length_ = needed;
-}
-
-torch::Tensor KvCacheState::keys() const { return k_.narrow(1, 0, length_); }
-torch::Tensor KvCacheState::values() const { return v_.narrow(1, 0, length_); }
-
-SoftmaxAttention::SoftmaxAttention(const ModelConfig& config, std::optional<int64_t> sliding_window)
+SoftmaxAttention::SoftmaxAttention(const ModelConfig& config, std::optional<int64_t> sliding_window,
+                                   torch::Device device, torch::ScalarType dtype)
     : groups_(config.num_attention_heads / config.num_key_value_heads),
+      kv_heads_(config.num_key_value_heads),
+      head_dim_(config.head_dim),
       scale_(1.0 / std::sqrt(static_cast<double>(config.head_dim))),
+      cache_options_(torch::TensorOptions().dtype(dtype).device(device)),
       sliding_window_(sliding_window) {}
 
 std::unique_ptr<LayerState> SoftmaxAttention::NewState() const {
-  return std::make_unique<KvCacheState>();
+  return std::make_unique<KvCacheState>(kv_heads_, head_dim_, cache_options_);
 }
 
 torch::Tensor SoftmaxAttention::Attend(const torch::Tensor& q, const torch::Tensor& k,

@@ -2,34 +2,20 @@
 
 #include <optional>
 
+#include "core/model/kv_cache_state.h"
 #include "core/model/model_config.h"
 #include "core/model/sequence_mixer.h"
 
 namespace liger {
 
-// A KV cache for one sequence: rotary keys and values [KV, capacity, D], the first `length` valid.
-// Capacity grows geometrically so appending a token is amortised O(1).
-class KvCacheState : public LayerState {
- public:
-  int64_t bytes() const override;
-  std::unique_ptr<LayerState> Clone() const override;
-
-  void Append(const torch::Tensor& k, const torch::Tensor& v);  // [KV, T, D] each
-  torch::Tensor keys() const;    // [KV, length, D]
-  torch::Tensor values() const;  // [KV, length, D]
-  int64_t length() const { return length_; }
-
- private:
-  torch::Tensor k_, v_;
-  int64_t length_ = 0;
-};
-
 // Causal softmax attention with rotary embeddings and grouped-query heads: the teacher's mixer, and
 // the full-attention layers of an inter-layer hybrid.
 class SoftmaxAttention : public SequenceMixer {
  public:
-  // sliding_window: Mistral-style limit on how far back a token may attend (none = unlimited).
-  SoftmaxAttention(const ModelConfig& config, std::optional<int64_t> sliding_window);
+  // sliding_window: Mistral-style limit on how far back a token may attend (none = unlimited);
+  // device and dtype: where and in what the KV caches live.
+  SoftmaxAttention(const ModelConfig& config, std::optional<int64_t> sliding_window,
+                   torch::Device device, torch::ScalarType dtype);
 
   std::unique_ptr<LayerState> NewState() const override;
   torch::Tensor Forward(const MixerInputs& in) const override;
@@ -42,8 +28,9 @@ class SoftmaxAttention : public SequenceMixer {
   torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                        int64_t query_start, int64_t key_start) const;
 
-  int64_t groups_;
+  int64_t groups_, kv_heads_, head_dim_;
   double scale_;
+  torch::TensorOptions cache_options_;
   std::optional<int64_t> sliding_window_;
 };
 

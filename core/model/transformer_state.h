@@ -30,6 +30,7 @@ class TransformerState : public ModelState {
   }
 
   LayerState& layer(size_t i) { return *layers_[i]; }
+  const LayerState& layer(size_t i) const { return *layers_[i]; }
   size_t num_layers() const { return layers_.size(); }
   void Advance(int64_t n) { tokens_ += n; }
 
