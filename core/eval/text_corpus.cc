@@ -1,19 +1,18 @@
 #include "core/eval/text_corpus.h"
 
-#include <fstream>
-
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/io/file_util.h"
 #include "nlohmann/json.hpp"
 
 namespace liger {
 
 absl::StatusOr<std::vector<std::string>> ReadJsonlTexts(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  absl::StatusOr<std::string> content = ReadFileToString(path);
+  if (!content.ok()) return content.status();
   std::vector<std::string> texts;
-  std::string line;
   int64_t line_number = 0;
-  while (std::getline(in, line)) {
+  for (absl::string_view line : absl::StrSplit(*content, '\n')) {
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto doc = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
@@ -26,7 +25,6 @@ absl::StatusOr<std::vector<std::string>> ReadJsonlTexts(const std::string& path)
     }
     texts.push_back(text->get<std::string>());
   }
-  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading ", path));
   if (texts.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no documents"));
   return texts;
 }

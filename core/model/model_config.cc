@@ -203,7 +203,9 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text, absl::
   // A converted checkpoint names itself liger_<variant> (the authors' format) and keeps the
   // architecture it came from in liger.base_model_type.
   const json* liger = nullptr;
+  std::string liger_model_type;
   if (c.model_type.rfind("liger_", 0) == 0) {
+    liger_model_type = c.model_type;
     auto it = root.find("liger");
     if (it == root.end() || !it->is_object() || !it->contains("base_model_type") ||
         !(*it)["base_model_type"].is_string()) {
@@ -291,6 +293,18 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text, absl::
   }
   if (liger != nullptr) {
     LIGER_ASSIGN_OR_RETURN(c.liger, ParseLigerObject(*liger, c.num_hidden_layers, c.head_dim, source));
+    // model_type names the variant too; an object without "variant" takes it from there.
+    const std::string named = liger_model_type.substr(std::string("liger_").size());
+    if (!liger->contains("variant")) {
+      if (named != "gla" && named != "hgrn2" && named != "gsa") {
+        return r.Error(absl::StrCat("unsupported model_type \"", liger_model_type,
+                                    "\" (supported: liger_gla, liger_hgrn2, liger_gsa)"));
+      }
+      c.liger->variant = named;
+    } else if (named != c.liger->variant) {
+      return r.Error(absl::StrCat("model_type ", liger_model_type, " disagrees with liger.variant \"",
+                                  c.liger->variant, "\""));
+    }
   }
   return c;
 }

@@ -4,9 +4,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/io/file_util.h"
 #include "core/tokenizer/byte_level_alphabet.h"
 #include "core/tokenizer/json_fields.h"
-#include "core/tokenizer/read_file.h"
 #include "core/tokenizer/utf8.h"
 #include "nlohmann/json.hpp"
 
@@ -133,7 +133,7 @@ absl::Status CheckDecoder(const json& decoder) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::FromFile(const std::string& path) {
-  absl::StatusOr<std::string> content = ReadTokenizerFile(path);
+  absl::StatusOr<std::string> content = ReadFileToString(path);
   if (!content.ok()) return content.status();
   absl::StatusOr<std::unique_ptr<BpeTokenizer>> tokenizer = FromJson(*content);
   if (!tokenizer.ok()) {

@@ -1,7 +1,7 @@
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 
 #include "absl/strings/str_cat.h"
-#include "core/tokenizer/read_file.h"
+#include "core/io/file_util.h"
 #include "core/tokenizer/utf8.h"
 
 namespace liger {
@@ -16,7 +16,7 @@ SentencePieceTokenizer::~SentencePieceTokenizer() = default;
 
 absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::FromFile(
     const std::string& path) {
-  absl::StatusOr<std::string> content = ReadTokenizerFile(path);
+  absl::StatusOr<std::string> content = ReadFileToString(path);
   if (!content.ok()) return content.status();
   return FromSerializedProto(*content, path);
 }

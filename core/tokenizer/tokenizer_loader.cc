@@ -5,8 +5,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/io/file_util.h"
 #include "core/tokenizer/bpe_tokenizer.h"
-#include "core/tokenizer/read_file.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 #include "core/tokenizer/special_token_config.h"
 
@@ -22,7 +22,7 @@ bool IsFile(const fs::path& path) {
 
 absl::StatusOr<SpecialTokenConfig> ReadConfig(const fs::path& path) {
   if (!IsFile(path)) return SpecialTokenConfig();
-  absl::StatusOr<std::string> content = ReadTokenizerFile(path.string());
+  absl::StatusOr<std::string> content = ReadFileToString(path.string());
   if (!content.ok()) return content.status();
   return SpecialTokenConfig::FromJson(*content, path.string());
 }

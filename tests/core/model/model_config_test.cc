@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/test_paths.h"
@@ -107,6 +108,25 @@ TEST(ModelConfigTest, AcceptsConvertedLigerArchitectures) {
     EXPECT_EQ(c->liger->window, 32);
     EXPECT_EQ(c->liger->softmax_layers, std::vector<int64_t>{1});
   }
+}
+
+// model_type liger_<variant> and liger.variant must agree; without liger.variant, model_type decides.
+TEST(ModelConfigTest, LigerModelTypeNamesTheVariant) {
+  json j = Qwen2Config();
+  j["model_type"] = "liger_hgrn2";
+  j["liger"] = {{"base_model_type", "qwen2"}};
+  auto c = Parse(j);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->liger->variant, "hgrn2");
+
+  j["liger"]["variant"] = "gsa";
+  auto mismatch = Parse(j);
+  EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(mismatch.status().message()), ::testing::HasSubstr("liger_hgrn2"));
+
+  j["model_type"] = "liger_mamba";
+  j["liger"].erase("variant");
+  EXPECT_EQ(Parse(j).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ModelConfigTest, RejectsUnsupportedWithMessageNamingIt) {
