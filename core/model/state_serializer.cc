@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/io/strict_json.h"
-#include "core/model/crc32c.h"
+#include "core/io/crc32c.h"
 #include "core/model/tensor_conversion.h"
 #include "core/model/transformer_state.h"
 #include "core/util/status_macros.h"

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <functional>
 
-#include "core/model/crc32c.h"
+#include "core/io/crc32c.h"
 #include "core/model/model_loader.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
