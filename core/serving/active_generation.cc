@@ -1,0 +1,137 @@
+#include "core/serving/active_generation.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/engine/token_tensor.h"
+
+namespace liger {
+namespace {
+
+// Row `row` of a model's [N, V] logits, or INTERNAL naming the step when the shape is wrong.
+absl::StatusOr<torch::Tensor> ModelLogitsRow(const torch::Tensor& logits, int64_t row,
+                                             absl::string_view step) {
+  if (!logits.defined() || logits.dim() != 2 || row < 0 || row >= logits.size(0) ||
+      logits.size(1) < 1) {
+    return absl::InternalError(absl::StrCat(
+        step, " returned logits of shape [", logits.defined() ? absl::StrJoin(logits.sizes(), ", ") : "",
+        "], expected a row ", row, " of [N, V]"));
+  }
+  return logits[row];
+}
+
+}  // namespace
+
+ActiveGeneration::ActiveGeneration(GenerationRequest request, GenerationStream stream,
+                                   absl::Time submitted, SchedulerObserver* observer)
+    : request_(std::move(request)),
+      stream_(std::move(stream)),
+      observer_(observer),
+      submitted_(submitted) {
+  if (request_.session.has_value()) state_ = &request_.session->state();
+}
+
+absl::Status ActiveGeneration::StopReason(absl::Time now) const {
+  if (request_.cancellation != nullptr && request_.cancellation->cancelled()) {
+    return absl::CancelledError("the generation was cancelled");
+  }
+  if (now >= request_.deadline) {
+    return absl::DeadlineExceededError("the generation passed its deadline");
+  }
+  return absl::OkStatus();
+}
+
+void ActiveGeneration::Stop(absl::Status reason) {
+  if (!stopped()) stop_reason_ = std::move(reason);
+}
+
+absl::Status ActiveGeneration::Prefill(const CausalLM& model, int64_t max_tokens) {
+  try {
+    if (state_ == nullptr) {
+      owned_state_ = model.NewState();
+      state_ = owned_state_.get();
+    }
+    const int64_t prompt_size = static_cast<int64_t>(request_.prompt.size());
+    const int64_t count = std::min(max_tokens, prompt_size - prefilled_);
+    absl::StatusOr<torch::Tensor> tokens = TokenTensor(
+        absl::MakeConstSpan(request_.prompt).subspan(prefilled_, count), model.device());
+    if (!tokens.ok()) return tokens.status();
+    absl::StatusOr<torch::Tensor> logits = model.Prefill(*tokens, *state_, /*all_logits=*/false);
+    if (!logits.ok()) {
+      return absl::Status(logits.status().code(),
+                          absl::StrCat("prefill: ", logits.status().message()));
+    }
+    prefilled_ += count;
+    if (observer_ != nullptr) observer_->OnPromptTokens(count);
+    if (!prefilled() || stream_.finished()) return absl::OkStatus();
+    return SampleAndSend(*logits, logits->dim() == 2 ? logits->size(0) - 1 : 0);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("prefill: ", e.what_without_backtrace()));
+  }
+}
+
+bool ActiveGeneration::NeedsFeed() const {
+  if (!pending_.has_value()) return false;
+  return request_.session.has_value() || (!stopped() && !stream_.finished());
+}
+
+absl::Status ActiveGeneration::Advance(const torch::Tensor& logits, int64_t row) {
+  pending_.reset();
+  if (stopped() || stream_.finished()) return absl::OkStatus();
+  try {
+    return SampleAndSend(logits, row);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("decode step: ", e.what_without_backtrace()));
+  }
+}
+
+absl::Status ActiveGeneration::SampleAndSend(const torch::Tensor& logits, int64_t row) {
+  absl::StatusOr<torch::Tensor> row_logits =
+      ModelLogitsRow(logits, row, last_sent_.has_value() ? "decode step" : "prefill");
+  if (!row_logits.ok()) return row_logits.status();
+  absl::StatusOr<TokenEvent> event = stream_.Next(*row_logits);
+  if (!event.ok()) return event.status();
+  pending_ = event->token_id;
+  const absl::Time now = absl::Now();
+  if (observer_ != nullptr) {
+    if (last_sent_.has_value()) {
+      observer_->OnInterToken(now - *last_sent_);
+    } else {
+      observer_->OnFirstToken(now - submitted_);
+    }
+    observer_->OnGeneratedTokens(1);
+  }
+  last_sent_ = now;
+  if (request_.on_token) request_.on_token(*event);
+  return absl::OkStatus();
+}
+
+void ActiveGeneration::Finish(const absl::Status& error) {
+  GenerationEnd end;
+  // A stream that reached its own end is complete even if a stop came before its last feed.
+  const bool complete = prefilled() && stream_.finished();
+  end.status = !error.ok() ? error : complete ? absl::OkStatus() : stop_reason_;
+  end.finish_reason = complete ? *stream_.finish_reason() : FinishReason::kCancelled;
+  end.usage.prompt_tokens = prefilled_;
+  end.usage.generated_tokens = static_cast<int64_t>(stream_.output().size());
+  if (request_.session.has_value()) {
+    if (!error.ok()) {
+      request_.session->Discard();
+    } else {
+      end.usage.state_tokens = state_->tokens();
+      // The session is gone if it no longer fits; that outweighs any other ending.
+      if (absl::Status released = request_.session->Release(); !released.ok()) {
+        end.status = released;
+      }
+    }
+  }
+  state_ = nullptr;
+  owned_state_.reset();
+  if (request_.on_end) request_.on_end(end);
+}
+
+}  // namespace liger
