@@ -87,6 +87,55 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, CliLogitsTest,
                            return name;
                          });
 
+// Converts a fixture with `liger convert`, then runs `liger logits` on the converted checkpoint
+// in both modes: the recurrence (decode) must give what the chunked parallel form (prefill) gives.
+class CliLigerLogitsTest
+    : public CliTest,
+      public ::testing::WithParamInterface<std::tuple<std::string, std::string>> {
+ protected:
+  torch::Tensor Logits(const std::string& model_dir, const std::string& mode) {
+    const std::string out = (dir_ / ("logits-" + mode + ".safetensors")).string();
+    CommandResult r = Liger({"logits", "--model", model_dir, "--input",
+                             FixtureModel(std::get<0>(GetParam())) + "/reference-outputs.safetensors",
+                             "--output", out, "--mode", mode, "--device", TestDeviceName()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto file = SafetensorsFile::Open(out);
+    if (!file.ok()) return torch::Tensor();
+    const TensorView* view = (*file)->Find("logits");
+    if (view == nullptr) return torch::Tensor();
+    auto logits = ToTensor(*view);
+    return logits.ok() ? logits->clone() : torch::Tensor();
+  }
+};
+
+TEST_P(CliLigerLogitsTest, DecodeEqualsPrefill) {
+  const auto& [model, variant] = GetParam();
+  const std::string converted = (dir_ / "converted").string();
+  std::vector<std::string> args = {"convert", "--model", FixtureModel(model), "--output", converted,
+                                   "--variant", variant == "gla-hybrid" ? "gla" : variant};
+  if (variant == "gla-hybrid") args.insert(args.end(), {"--softmax-layers", "0,3"});
+  CommandResult r = Liger(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  torch::Tensor prefill = Logits(converted, "prefill");
+  torch::Tensor decode = Logits(converted, "decode");
+  ASSERT_TRUE(prefill.defined() && decode.defined());
+  ASSERT_TRUE(torch::isfinite(prefill).all().item<bool>());
+  torch::Tensor lp = torch::log_softmax(prefill.to(torch::kFloat64), -1);
+  torch::Tensor lq = torch::log_softmax(decode.to(torch::kFloat64), -1);
+  EXPECT_LT((lp.exp() * (lp - lq)).sum(-1).max().item<double>(), 1e-5);
+  EXPECT_TRUE(prefill.argmax(-1).equal(decode.argmax(-1)));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Variants, CliLigerLogitsTest,
+    ::testing::Combine(::testing::Values("llama3-tiny", "mistral-tiny"),
+                       ::testing::Values("gla", "hgrn2", "gsa", "gla-hybrid")),
+    [](const auto& info) {
+      std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
+      name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
+      return name;
+    });
+
 class CliGreedyTest : public CliTest, public ::testing::WithParamInterface<std::string> {};
 
 // greedy_output was produced with EOS suppressed (min_new_tokens=40), as --min-tokens does.
