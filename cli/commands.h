@@ -13,5 +13,6 @@ absl::Status RunEvalCommand(const std::vector<std::string>& args);
 absl::Status RunTokenizeCommand(const std::vector<std::string>& args);
 absl::Status RunGenerateCommand(const std::vector<std::string>& args);
 absl::Status RunConvertCommand(const std::vector<std::string>& args);
+absl::Status RunServeCommand(const std::vector<std::string>& args);
 
 }  // namespace liger

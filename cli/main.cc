@@ -21,6 +21,9 @@ commands:
             [--min-p P] [--seed S] [--stop STR]... [--ignore-eos] [--ids]
   convert   --model DIR --output DIR --variant gla|hgrn2|gsa [--window 64] [--mix 0.5]
             [--softmax-layers 0,8,16]
+  serve     --model DIR [--model-name NAME] [--host 127.0.0.1] [--port 50051] [--metrics-port M]
+            [--session-budget-bytes B] [--log-format text|json] [--shutdown-grace-seconds 10]
+            [--dtype float32|bfloat16] [--device cpu|cuda]
 )";
 
 using Command = absl::Status (*)(const std::vector<std::string>&);
@@ -34,6 +37,7 @@ int main(int argc, char** argv) {
       {"tokenize", liger::RunTokenizeCommand},
       {"generate", liger::RunGenerateCommand},
       {"convert", liger::RunConvertCommand},
+      {"serve", liger::RunServeCommand},
   };
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);

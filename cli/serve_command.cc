@@ -1,0 +1,152 @@
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "cli/command_line.h"
+#include "cli/commands.h"
+#include "cli/model_flags.h"
+#include "core/hosting/model_registry.h"
+#include "core/util/status_macros.h"
+#include "service/grpc_log_bridge.h"
+#include "service/liger_server.h"
+#include "service/metrics/metrics_http_server.h"
+#include "service/metrics/registry.h"
+#include "service/service_metrics.h"
+#include "service/structured_logger.h"
+
+namespace liger {
+namespace {
+
+constexpr int64_t kServeDefaultPort = 50051;
+constexpr double kServeDefaultGraceSeconds = 10;
+constexpr int64_t kServeDefaultSessionBudgetBytes = int64_t{1} << 30;
+
+struct ServeFlags {
+  std::string model_dir;
+  std::string model_name;
+  std::string dtype;
+  std::string device;
+  std::string host;
+  int port = 0;
+  int metrics_port = -1;  // -1: no metrics endpoint
+  int64_t session_budget_bytes = 0;
+  absl::Duration grace;
+  service::LogFormat log_format = service::LogFormat::kText;
+};
+
+absl::StatusOr<int> ServePortFlag(const CommandLine& cl, const std::string& name,
+                                  int64_t fallback) {
+  LIGER_ASSIGN_OR_RETURN(int64_t port, cl.Int(name, fallback));
+  if (port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flag --", name, " must be in [0, 65535] (0 picks a free port), got ", port));
+  }
+  return static_cast<int>(port);
+}
+
+absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args) {
+  std::set<std::string> known = ModelFlagNames();
+  known.insert({"model-name", "host", "port", "metrics-port", "session-budget-bytes", "log-format",
+                "shutdown-grace-seconds"});
+  LIGER_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(args, known));
+  ServeFlags flags;
+  LIGER_ASSIGN_OR_RETURN(flags.model_dir, cl.Required("model"));
+  flags.model_name = cl.String("model-name", "");
+  if (!flags.model_name.empty()) {
+    LIGER_RETURN_IF_ERROR(ModelRegistry::ValidateModelName(flags.model_name));
+  }
+  flags.dtype = cl.String("dtype", "float32");
+  flags.device = cl.String("device", "cpu");
+  flags.host = cl.String("host", "127.0.0.1");
+  if (flags.host.empty()) return absl::InvalidArgumentError("flag --host must not be empty");
+  LIGER_ASSIGN_OR_RETURN(flags.port, ServePortFlag(cl, "port", kServeDefaultPort));
+  if (cl.Has("metrics-port")) {
+    LIGER_ASSIGN_OR_RETURN(flags.metrics_port, ServePortFlag(cl, "metrics-port", 0));
+  }
+  LIGER_ASSIGN_OR_RETURN(flags.session_budget_bytes,
+                         cl.Int("session-budget-bytes", kServeDefaultSessionBudgetBytes));
+  if (flags.session_budget_bytes <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "flag --session-budget-bytes must be positive, got ", flags.session_budget_bytes));
+  }
+  LIGER_ASSIGN_OR_RETURN(double grace_seconds,
+                         cl.Double("shutdown-grace-seconds", kServeDefaultGraceSeconds));
+  if (!(grace_seconds >= 0 && grace_seconds <= 3600)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flag --shutdown-grace-seconds must be in [0, 3600], got ", grace_seconds));
+  }
+  flags.grace = absl::Seconds(grace_seconds);
+  LIGER_ASSIGN_OR_RETURN(flags.log_format,
+                         service::ParseLogFormat(cl.String("log-format", "text")));
+  return flags;
+}
+
+// SIGTERM and SIGINT are blocked in this thread before any other thread exists (LibTorch and gRPC
+// start pools), so every thread inherits the mask and the signals wait for sigwait below instead
+// of killing the process mid-request.
+sigset_t BlockServeShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+}  // namespace
+
+absl::Status RunServeCommand(const std::vector<std::string>& args) {
+  LIGER_ASSIGN_OR_RETURN(ServeFlags flags, ParseServeFlags(args));
+  const sigset_t shutdown_signals = BlockServeShutdownSignals();
+  std::unique_ptr<service::StructuredLogger> logger =
+      service::StructuredLogger::ToStderr(flags.log_format);
+  service::GrpcLogBridge grpc_logs(logger.get());
+
+  ModelRegistry models(flags.dtype, flags.device);
+  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model,
+                         models.Load({flags.model_name, flags.model_dir, "", ""}));
+  logger->Info("model loaded", {{"model", model->name},
+                                {"model_dir", model->model_dir},
+                                {"dtype", model->dtype},
+                                {"device", model->device}});
+
+  metrics::Registry metrics_registry;
+  LIGER_ASSIGN_OR_RETURN(std::unique_ptr<service::ServiceMetrics> service_metrics,
+                         service::ServiceMetrics::Create(metrics_registry, models));
+  service::ServerOptions server_options;
+  server_options.host = flags.host;
+  server_options.port = flags.port;
+  LIGER_ASSIGN_OR_RETURN(
+      std::unique_ptr<service::LigerServer> server,
+      service::LigerServer::Start(server_options, &models, service_metrics.get(), logger.get()));
+  metrics::MetricsHttpServer metrics_http(metrics_registry);
+  if (flags.metrics_port >= 0) {
+    LIGER_RETURN_IF_ERROR(metrics_http.Start(flags.host, flags.metrics_port));
+  }
+
+  // The lines scripts and tests wait for, on stdout; logs go to stderr.
+  std::printf("listening on %s\n", server->address().c_str());
+  if (metrics_http.running()) {
+    const bool ipv6 = flags.host.find(':') != std::string::npos && flags.host[0] != '[';
+    std::printf(ipv6 ? "metrics on [%s]:%d\n" : "metrics on %s:%d\n", flags.host.c_str(),
+                metrics_http.port());
+  }
+  std::fflush(stdout);
+  logger->Info("serving", {{"address", server->address()},
+                           {"metrics_port", metrics_http.port()},
+                           {"session_budget_bytes", flags.session_budget_bytes}});
+
+  int signal_number = 0;
+  sigwait(&shutdown_signals, &signal_number);
+  logger->Info("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"},
+                                 {"grace_seconds", absl::ToDoubleSeconds(flags.grace)}});
+  server->Shutdown(flags.grace);
+  metrics_http.Stop();
+  logger->Info("stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace liger

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "core/model/model_config.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace liger {
+
+class Transformer;
+
+// A model a server holds under a name: the network, its tokenizer and what it was loaded from.
+// Immutable once published; requests keep a shared_ptr to it, so unloading never pulls a model
+// from under a running request: the memory is freed when the last user lets go.
+struct HostedModel {
+  std::string name;
+  std::string model_dir;
+  std::string dtype;   // the compute dtype: "float32", "bfloat16" or "float16"
+  std::string device;  // "cpu", "cuda", "cuda:0", ...
+  absl::Time loaded_at;
+  ModelConfig config;
+  std::shared_ptr<const Transformer> model;
+  std::shared_ptr<const Tokenizer> tokenizer;
+};
+
+}  // namespace liger

@@ -1,0 +1,172 @@
+#include "core/hosting/model_registry.h"
+
+#include <algorithm>
+#include <exception>
+#include <new>
+#include <utility>
+
+#include <torch/torch.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/model/model_loader.h"
+#include "core/model/transformer.h"
+#include "core/tokenizer/tokenizer_loader.h"
+#include "core/util/status_macros.h"
+
+namespace liger {
+namespace {
+
+constexpr size_t kMaxModelNameLength = 128;
+
+// The name ParseComputeDType takes for a dtype it returned.
+std::string HostedDTypeName(torch::ScalarType dtype) {
+  switch (dtype) {
+    case torch::kBFloat16:
+      return "bfloat16";
+    case torch::kFloat16:
+      return "float16";
+    default:
+      return "float32";
+  }
+}
+
+// "/a/b/llama3-tiny/" -> "llama3-tiny".
+std::string HostedDirBaseName(const std::string& dir) {
+  std::string trimmed = dir;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+  const size_t slash = trimmed.rfind('/');
+  return slash == std::string::npos ? trimmed : trimmed.substr(slash + 1);
+}
+
+// LoadModel turns LibTorch errors into statuses itself; this is the backstop that keeps an
+// allocation failure while building the network from taking the whole server down.
+absl::StatusOr<std::unique_ptr<Transformer>> LoadTransformerGuarded(
+    const std::string& model_dir, const ModelLoadOptions& options) {
+  try {
+    return LoadModel(model_dir, options);
+  } catch (const c10::OutOfMemoryError& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("out of device memory loading ", model_dir, ": ", e.what_without_backtrace()));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("loading ", model_dir, " failed: ", e.what_without_backtrace()));
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat("out of memory loading ", model_dir));
+  }
+}
+
+}  // namespace
+
+ModelRegistry::ModelRegistry(std::string default_dtype, std::string default_device)
+    : default_dtype_(std::move(default_dtype)), default_device_(std::move(default_device)) {}
+
+absl::Status ModelRegistry::ValidateModelName(absl::string_view name) {
+  if (name.empty() || name.size() > kMaxModelNameLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model name must have 1 to ", kMaxModelNameLength, " characters, got ", name.size()));
+  }
+  const bool allowed = std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+  if (!allowed || name == "." || name == "..") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model name \"", absl::CHexEscape(name),
+                     "\" may only use letters, digits, '.', '_' and '-'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const HostedModel>> ModelRegistry::Load(const ModelLoadSpec& spec) {
+  if (spec.model_dir.empty()) return absl::InvalidArgumentError("model directory is empty");
+  const std::string name = spec.name.empty() ? HostedDirBaseName(spec.model_dir) : spec.name;
+  LIGER_RETURN_IF_ERROR(ValidateModelName(name));
+  {
+    absl::MutexLock lock(&mu_);
+    if (models_.count(name) > 0 || loading_.count(name) > 0) {
+      return absl::AlreadyExistsError(absl::StrCat("a model named \"", name, "\" is already ",
+                                                   models_.count(name) > 0 ? "loaded" : "loading"));
+    }
+    loading_.insert(name);
+  }
+  absl::StatusOr<std::shared_ptr<const HostedModel>> loaded = LoadReserved(name, spec);
+  absl::MutexLock lock(&mu_);
+  loading_.erase(name);
+  if (loaded.ok()) models_.emplace(name, *loaded);
+  return loaded;
+}
+
+absl::StatusOr<std::shared_ptr<const HostedModel>> ModelRegistry::LoadReserved(
+    const std::string& name, const ModelLoadSpec& spec) const {
+  ModelLoadOptions options;
+  LIGER_ASSIGN_OR_RETURN(options.dtype,
+                         ParseComputeDType(spec.dtype.empty() ? default_dtype_ : spec.dtype));
+  LIGER_ASSIGN_OR_RETURN(options.device,
+                         ParseDevice(spec.device.empty() ? default_device_ : spec.device));
+  // The tokenizer first: it is quick and its errors (a missing directory) are the clearest.
+  LIGER_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadTokenizer(spec.model_dir));
+  LIGER_ASSIGN_OR_RETURN(std::unique_ptr<Transformer> model,
+                         LoadTransformerGuarded(spec.model_dir, options));
+  auto hosted = std::make_shared<HostedModel>();
+  hosted->name = name;
+  hosted->model_dir = spec.model_dir;
+  hosted->dtype = HostedDTypeName(options.dtype);
+  hosted->device = options.device.str();
+  hosted->loaded_at = absl::Now();
+  hosted->config = model->config();
+  hosted->model = std::move(model);
+  hosted->tokenizer = std::move(tokenizer);
+  return std::shared_ptr<const HostedModel>(std::move(hosted));
+}
+
+absl::Status ModelRegistry::Unload(absl::string_view name) {
+  std::shared_ptr<const HostedModel> removed;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = models_.find(std::string(name));
+    if (it == models_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no model named \"", absl::CHexEscape(name), "\" is loaded"));
+    }
+    removed = std::move(it->second);
+    models_.erase(it);
+  }
+  // `removed` may hold the last reference: the model is freed here, outside the lock.
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const HostedModel>> ModelRegistry::Find(
+    absl::string_view name) const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (name.empty()) {
+    if (models_.size() == 1) return models_.begin()->second;
+    if (models_.empty()) return absl::FailedPreconditionError("no model is loaded");
+    std::vector<std::string> names;
+    for (const auto& entry : models_) names.push_back(entry.first);
+    return absl::InvalidArgumentError(
+        absl::StrCat("several models are loaded (", absl::StrJoin(names, ", "), "); name one"));
+  }
+  auto it = models_.find(std::string(name));
+  if (it == models_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("no model named \"", absl::CHexEscape(name), "\" is loaded"));
+  }
+  return it->second;
+}
+
+std::vector<std::shared_ptr<const HostedModel>> ModelRegistry::List() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::shared_ptr<const HostedModel>> models;
+  models.reserve(models_.size());
+  for (const auto& entry : models_) models.push_back(entry.second);
+  return models;
+}
+
+size_t ModelRegistry::size() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return models_.size();
+}
+
+}  // namespace liger

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "core/hosting/hosted_model.h"
+
+namespace liger {
+
+// What to load: a checkpoint directory, under a name, in a dtype on a device.
+struct ModelLoadSpec {
+  std::string name;       // empty: the base name of model_dir
+  std::string model_dir;  // config.json, safetensors and a tokenizer
+  std::string dtype;      // empty: the registry's default
+  std::string device;     // empty: the registry's default
+};
+
+// The models a server holds, by name. Thread-safe. Loading runs outside the lock (it reads whole
+// checkpoints), with the name reserved meanwhile so that a concurrent load of the same name fails
+// at once instead of loading twice.
+class ModelRegistry {
+ public:
+  // `default_dtype` and `default_device` (as ParseComputeDType and ParseDevice take them) apply to
+  // specs that leave theirs empty.
+  ModelRegistry(std::string default_dtype, std::string default_device);
+  ModelRegistry(const ModelRegistry&) = delete;
+  ModelRegistry& operator=(const ModelRegistry&) = delete;
+
+  // Model names: 1 to 128 characters from [A-Za-z0-9._-], not "." or "..". INVALID_ARGUMENT
+  // otherwise.
+  static absl::Status ValidateModelName(absl::string_view name);
+
+  // Loads the checkpoint and its tokenizer and publishes them under the name. Errors:
+  // INVALID_ARGUMENT for a bad name, dtype or device, or a malformed checkpoint; ALREADY_EXISTS
+  // when the name is loaded or loading; NOT_FOUND for a missing directory or file;
+  // FAILED_PRECONDITION for CUDA on a machine without it; RESOURCE_EXHAUSTED when memory runs out.
+  absl::StatusOr<std::shared_ptr<const HostedModel>> Load(const ModelLoadSpec& spec);
+
+  // Removes the model; requests holding it finish undisturbed. NOT_FOUND if no such model.
+  absl::Status Unload(absl::string_view name);
+
+  // The model of that name (NOT_FOUND if none). An empty name means the only loaded model:
+  // FAILED_PRECONDITION when none is loaded, INVALID_ARGUMENT when several are.
+  absl::StatusOr<std::shared_ptr<const HostedModel>> Find(absl::string_view name) const;
+
+  // Every loaded model, ordered by name.
+  std::vector<std::shared_ptr<const HostedModel>> List() const;
+  size_t size() const;
+
+ private:
+  // Load with the name already reserved.
+  absl::StatusOr<std::shared_ptr<const HostedModel>> LoadReserved(const std::string& name,
+                                                                  const ModelLoadSpec& spec) const;
+
+  const std::string default_dtype_;
+  const std::string default_device_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<const HostedModel>> models_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> loading_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace liger

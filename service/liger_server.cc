@@ -1,0 +1,96 @@
+#include "service/liger_server.h"
+
+#include <chrono>
+#include <utility>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.pb.h"
+
+namespace liger::service {
+namespace {
+
+std::string DialAddress(const std::string& host, int port) {
+  const bool ipv6 = absl::StrContains(host, ":") && !absl::StartsWith(host, "[");
+  return ipv6 ? absl::StrCat("[", host, "]:", port) : absl::StrCat(host, ":", port);
+}
+
+}  // namespace
+
+LigerServer::LigerServer(ModelRegistry* models, ServiceMetrics* metrics, StructuredLogger* logger)
+    : models_(models),
+      service_(std::make_unique<LigerServiceImpl>(models, &gate_, metrics, logger,
+                                                  [this] { UpdateHealth(); })) {}
+
+absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOptions& options,
+                                                                ModelRegistry* models,
+                                                                ServiceMetrics* metrics,
+                                                                StructuredLogger* logger) {
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port ", options.port, " is outside [0, 65535]"));
+  }
+  // Both are process-wide switches that builders read when they build.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Reflection describes the services whose descriptors are linked in; gRPC's built-in health
+  // service brings none, so this reference links ours.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+
+  std::unique_ptr<LigerServer> server(new LigerServer(models, metrics, logger));
+  const std::string requested = DialAddress(options.host, options.port);
+  int selected_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(requested, grpc::InsecureServerCredentials(), &selected_port);
+  // gRPC sets SO_REUSEPORT by default, which would let a second server share a port in use and
+  // silently split its traffic; a taken port must be an error instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterService(server->service_.get());
+  std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
+  if (grpc_server == nullptr || selected_port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", requested, " (address in use or not local)"));
+  }
+  server->port_ = selected_port;
+  server->address_ = DialAddress(options.host, selected_port);
+  {
+    absl::MutexLock lock(&server->health_mu_);
+    server->server_ = std::move(grpc_server);
+  }
+  server->UpdateHealth();
+  return server;
+}
+
+LigerServer::~LigerServer() { Shutdown(absl::ZeroDuration()); }
+
+void LigerServer::UpdateHealth() {
+  absl::MutexLock lock(&health_mu_);
+  if (server_ == nullptr || shut_down_) return;
+  const bool serving = models_->size() > 0;
+  // The whole server ("") and the service by name, which clients may ask about.
+  server_->GetHealthCheckService()->SetServingStatus(v1::LigerService::service_full_name(),
+                                                     serving);
+  server_->GetHealthCheckService()->SetServingStatus(serving);
+}
+
+void LigerServer::Shutdown(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&health_mu_);
+    if (server_ == nullptr || shut_down_) return;
+    shut_down_ = true;
+    // NOT_SERVING for every service from now on, so load balancers stop sending work.
+    server_->GetHealthCheckService()->Shutdown();
+  }
+  gate_.Drain(absl::Now() + grace);
+  // Whatever still runs is past its grace: cancel it, and close idle client connections now
+  // rather than wait for clients to leave.
+  server_->Shutdown(std::chrono::system_clock::now());
+  server_->Wait();
+}
+
+}  // namespace liger::service

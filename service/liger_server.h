@@ -1,0 +1,69 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/hosting/model_registry.h"
+#include "service/drain_gate.h"
+#include "service/liger_service.h"
+#include "service/service_metrics.h"
+#include "service/structured_logger.h"
+
+namespace liger::service {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0 picks a free port; see LigerServer::port()
+};
+
+// The gRPC server of `liger serve`: liger.v1.LigerService, grpc.health.v1.Health (SERVING while at
+// least one model is loaded, NOT_SERVING otherwise and from the start of shutdown) and server
+// reflection, on one plaintext port.
+class LigerServer {
+ public:
+  // Starts serving. The registry, metrics and logger must outlive the server. INVALID_ARGUMENT for
+  // a port outside [0, 65535]; UNAVAILABLE when host:port cannot be bound.
+  static absl::StatusOr<std::unique_ptr<LigerServer>> Start(const ServerOptions& options,
+                                                            ModelRegistry* models,
+                                                            ServiceMetrics* metrics,
+                                                            StructuredLogger* logger);
+  // Shuts down with no grace period unless Shutdown ran.
+  ~LigerServer();
+  LigerServer(const LigerServer&) = delete;
+  LigerServer& operator=(const LigerServer&) = delete;
+
+  // The bound port (the chosen one when options.port was 0).
+  int port() const { return port_; }
+  // "host:port" (IPv6 hosts in brackets), as a client would dial it.
+  const std::string& address() const { return address_; }
+
+  // Health turns NOT_SERVING and new calls are refused (UNAVAILABLE); calls in flight get up to
+  // `grace` to finish, then are cancelled and the port closes. Returns once every call has ended.
+  // Idempotent.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  LigerServer(ModelRegistry* models, ServiceMetrics* metrics, StructuredLogger* logger);
+
+  // Health follows the number of loaded models.
+  void UpdateHealth();
+
+  ModelRegistry* const models_;
+  std::string address_;
+  int port_ = 0;
+  // Serializes health updates, so the last one always reflects the latest model count.
+  absl::Mutex health_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(health_mu_) = false;
+  DrainGate gate_;
+  // Before server_, which refers to it and so must be destroyed first.
+  std::unique_ptr<LigerServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace liger::service

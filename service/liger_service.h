@@ -1,0 +1,117 @@
+#pragma once
+
+#include <functional>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "core/hosting/model_registry.h"
+#include "liger/v1/liger.grpc.pb.h"
+#include "service/drain_gate.h"
+#include "service/rpc_scope.h"
+#include "service/serial_executor.h"
+#include "service/service_metrics.h"
+#include "service/structured_logger.h"
+
+namespace liger::service {
+
+// liger.v1.LigerService on gRPC's callback API. It translates protobuf to core calls and statuses
+// back, and records every call (RpcScope); the work itself is core's. Model loads run on a thread
+// of their own (SerialExecutor), everything else inline: those calls are quick. Calls pass through
+// a DrainGate, so a shutting-down server refuses new ones with UNAVAILABLE.
+//
+// Generate, the session RPCs, Convert and the fine-tuning job RPCs answer UNIMPLEMENTED for now.
+class LigerServiceImpl final : public v1::LigerService::CallbackService {
+ public:
+  // Every pointer must outlive the service. `on_models_changed` runs after each successful
+  // LoadModel or UnloadModel, e.g. to update the health status.
+  LigerServiceImpl(ModelRegistry* models, DrainGate* gate, ServiceMetrics* metrics,
+                   StructuredLogger* logger, std::function<void()> on_models_changed);
+
+  grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
+                                      const v1::LoadModelRequest* request,
+                                      v1::LoadModelResponse* response) override;
+  grpc::ServerUnaryReactor* UnloadModel(grpc::CallbackServerContext* context,
+                                        const v1::UnloadModelRequest* request,
+                                        v1::UnloadModelResponse* response) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
+                                       const v1::ListModelsRequest* request,
+                                       v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* Tokenize(grpc::CallbackServerContext* context,
+                                     const v1::TokenizeRequest* request,
+                                     v1::TokenizeResponse* response) override;
+  grpc::ServerUnaryReactor* Detokenize(grpc::CallbackServerContext* context,
+                                       const v1::DetokenizeRequest* request,
+                                       v1::DetokenizeResponse* response) override;
+
+  grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
+      grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override;
+
+  grpc::ServerUnaryReactor* CreateSession(grpc::CallbackServerContext* context,
+                                          const v1::CreateSessionRequest* request,
+                                          v1::CreateSessionResponse* response) override;
+  grpc::ServerUnaryReactor* GetSession(grpc::CallbackServerContext* context,
+                                       const v1::GetSessionRequest* request,
+                                       v1::GetSessionResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteSession(grpc::CallbackServerContext* context,
+                                          const v1::DeleteSessionRequest* request,
+                                          v1::DeleteSessionResponse* response) override;
+  grpc::ServerUnaryReactor* ForkSession(grpc::CallbackServerContext* context,
+                                        const v1::ForkSessionRequest* request,
+                                        v1::ForkSessionResponse* response) override;
+  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* context,
+                                         const v1::ListSessionsRequest* request,
+                                         v1::ListSessionsResponse* response) override;
+
+  grpc::ServerWriteReactor<v1::ConvertResponse>* Convert(
+      grpc::CallbackServerContext* context, const v1::ConvertRequest* request) override;
+
+  grpc::ServerUnaryReactor* FineTune(grpc::CallbackServerContext* context,
+                                     const v1::FineTuneRequest* request,
+                                     v1::FineTuneResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchJobResponse>* WatchJob(
+      grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) override;
+  grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* context,
+                                   const v1::GetJobRequest* request,
+                                   v1::GetJobResponse* response) override;
+  grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* context,
+                                     const v1::ListJobsRequest* request,
+                                     v1::ListJobsResponse* response) override;
+  grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* context,
+                                      const v1::CancelJobRequest* request,
+                                      v1::CancelJobResponse* response) override;
+
+ private:
+  absl::Status DoLoadModel(const ModelLoadSpec& spec, RpcScope& scope,
+                           v1::LoadModelResponse* response);
+  absl::Status DoUnloadModel(const v1::UnloadModelRequest& request, RpcScope& scope);
+  absl::Status DoTokenize(const v1::TokenizeRequest& request, RpcScope& scope,
+                          v1::TokenizeResponse* response);
+  absl::Status DoDetokenize(const v1::DetokenizeRequest& request, RpcScope& scope,
+                            v1::DetokenizeResponse* response);
+
+  std::unique_ptr<RpcScope> NewScope(grpc::CallbackServerContext* context,
+                                     absl::string_view method);
+  // A unary call that runs `work(scope)` inline (unless the server is draining) and finishes with
+  // its status.
+  template <typename Work>
+  grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, absl::string_view method,
+                                     Work work);
+  // UNIMPLEMENTED for an RPC this server does not offer yet, recorded like any call.
+  grpc::ServerUnaryReactor* UnimplementedUnary(grpc::CallbackServerContext* context,
+                                               absl::string_view method);
+  template <typename Response>
+  grpc::ServerWriteReactor<Response>* UnimplementedStream(grpc::CallbackServerContext* context,
+                                                          absl::string_view method);
+
+  ModelRegistry* const models_;
+  DrainGate* const gate_;
+  ServiceMetrics* const metrics_;
+  StructuredLogger* const logger_;
+  const std::function<void()> on_models_changed_;
+  // Last, so it is destroyed first: its queued tasks use everything above.
+  SerialExecutor model_loads_;
+};
+
+}  // namespace liger::service

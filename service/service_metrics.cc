@@ -1,0 +1,54 @@
+#include "service/service_metrics.h"
+
+#include <string>
+#include <vector>
+
+#include "core/util/status_macros.h"
+
+namespace liger::service {
+namespace {
+
+// From sub-millisecond (Tokenize) to minutes (a long streamed generation or a model load).
+const std::vector<double>& RequestDurationBuckets() {
+  static const std::vector<double> bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                             0.05,   0.1,   0.25,   0.5,   1,    2.5,
+                                             5,      10,    30,     60,    120,  300};
+  return bounds;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ServiceMetrics>> ServiceMetrics::Create(
+    metrics::Registry& registry, const ModelRegistry& models) {
+  LIGER_ASSIGN_OR_RETURN(metrics::Family<metrics::Counter> * requests,
+                         registry.AddCounter("liger_requests_total",
+                                             "gRPC requests finished, by method and status code.",
+                                             {"method", "code"}));
+  LIGER_ASSIGN_OR_RETURN(
+      metrics::Family<metrics::Histogram> * durations,
+      registry.AddHistogram("liger_request_duration_seconds",
+                            "gRPC request latency in seconds, to the end of the response stream.",
+                            {"method"}, RequestDurationBuckets()));
+  LIGER_ASSIGN_OR_RETURN(
+      metrics::Family<metrics::CallbackGauge> * loaded_family,
+      registry.AddCallbackGauge("liger_models_loaded", "Models the server holds."));
+  LIGER_ASSIGN_OR_RETURN(metrics::CallbackGauge * models_loaded, loaded_family->WithLabels({}));
+  models_loaded->SetCallback([&models] { return static_cast<double>(models.size()); });
+  return std::unique_ptr<ServiceMetrics>(new ServiceMetrics(requests, durations, models_loaded));
+}
+
+ServiceMetrics::~ServiceMetrics() { models_loaded_->SetCallback(nullptr); }
+
+void ServiceMetrics::RecordRequest(absl::string_view method, absl::StatusCode code,
+                                   absl::Duration latency) {
+  const std::string method_name(method);
+  // Label values are our own method names and absl's code names: always valid UTF-8, so the
+  // lookups cannot fail.
+  absl::StatusOr<metrics::Counter*> counter =
+      requests_->WithLabels({method_name, absl::StatusCodeToString(code)});
+  if (counter.ok()) (*counter)->Inc();
+  absl::StatusOr<metrics::Histogram*> histogram = durations_->WithLabels({method_name});
+  if (histogram.ok()) (*histogram)->Observe(absl::ToDoubleSeconds(latency));
+}
+
+}  // namespace liger::service

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/hosting/model_registry.h"
+#include "service/metrics/registry.h"
+
+namespace liger::service {
+
+// The request-level metrics of the gRPC service:
+//   liger_requests_total{method,code}            finished RPCs by method and status code name
+//   liger_request_duration_seconds{method}       RPC latency (whole stream for streaming RPCs)
+//   liger_models_loaded                          models the server holds, read at scrape time
+class ServiceMetrics {
+ public:
+  // Registers the families on `registry`, which must outlive this object; `models` must outlive it
+  // too (the gauge reads it). ALREADY_EXISTS if the names are taken.
+  static absl::StatusOr<std::unique_ptr<ServiceMetrics>> Create(metrics::Registry& registry,
+                                                                const ModelRegistry& models);
+  // Detaches the models gauge, so scrapes after this never read `models`.
+  ~ServiceMetrics();
+  ServiceMetrics(const ServiceMetrics&) = delete;
+  ServiceMetrics& operator=(const ServiceMetrics&) = delete;
+
+  // `method`: the RPC's short name ("Tokenize"); `code`: the status it finished with.
+  void RecordRequest(absl::string_view method, absl::StatusCode code, absl::Duration latency);
+
+ private:
+  ServiceMetrics(metrics::Family<metrics::Counter>* requests,
+                 metrics::Family<metrics::Histogram>* durations,
+                 metrics::CallbackGauge* models_loaded)
+      : requests_(requests), durations_(durations), models_loaded_(models_loaded) {}
+
+  metrics::Family<metrics::Counter>* const requests_;
+  metrics::Family<metrics::Histogram>* const durations_;
+  metrics::CallbackGauge* const models_loaded_;
+};
+
+}  // namespace liger::service
