@@ -22,8 +22,8 @@ commands:
   convert   --model DIR --output DIR --variant gla|hgrn2|gsa [--window 64] [--mix 0.5]
             [--softmax-layers 0,8,16]
   serve     --model DIR [--model-name NAME] [--host 127.0.0.1] [--port 50051] [--metrics-port M]
-            [--session-budget-bytes B] [--log-format text|json] [--shutdown-grace-seconds 10]
-            [--dtype float32|bfloat16] [--device cpu|cuda]
+            [--session-budget-bytes B] [--session-idle-ttl-seconds S] [--log-format text|json]
+            [--shutdown-grace-seconds 10] [--dtype float32|bfloat16] [--device cpu|cuda]
 )";
 
 using Command = absl::Status (*)(const std::vector<std::string>&);

@@ -14,6 +14,7 @@
 #include "service/liger_server.h"
 #include "service/metrics/metrics_http_server.h"
 #include "service/metrics/registry.h"
+#include "service/scheduler_metrics.h"
 #include "service/service_metrics.h"
 #include "service/structured_logger.h"
 
@@ -33,6 +34,7 @@ struct ServeFlags {
   int port = 0;
   int metrics_port = -1;  // -1: no metrics endpoint
   int64_t session_budget_bytes = 0;
+  absl::Duration session_idle_ttl = absl::InfiniteDuration();
   absl::Duration grace;
   service::LogFormat log_format = service::LogFormat::kText;
 };
@@ -49,8 +51,8 @@ absl::StatusOr<int> ServePortFlag(const CommandLine& cl, const std::string& name
 
 absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args) {
   std::set<std::string> known = ModelFlagNames();
-  known.insert({"model-name", "host", "port", "metrics-port", "session-budget-bytes", "log-format",
-                "shutdown-grace-seconds"});
+  known.insert({"model-name", "host", "port", "metrics-port", "session-budget-bytes",
+                "session-idle-ttl-seconds", "log-format", "shutdown-grace-seconds"});
   LIGER_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(args, known));
   ServeFlags flags;
   LIGER_ASSIGN_OR_RETURN(flags.model_dir, cl.Required("model"));
@@ -71,6 +73,14 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
   if (flags.session_budget_bytes <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "flag --session-budget-bytes must be positive, got ", flags.session_budget_bytes));
+  }
+  if (cl.Has("session-idle-ttl-seconds")) {
+    LIGER_ASSIGN_OR_RETURN(double ttl_seconds, cl.Double("session-idle-ttl-seconds", 0));
+    if (!(ttl_seconds > 0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "flag --session-idle-ttl-seconds must be positive, got ", ttl_seconds));
+    }
+    flags.session_idle_ttl = absl::Seconds(ttl_seconds);
   }
   LIGER_ASSIGN_OR_RETURN(double grace_seconds,
                          cl.Double("shutdown-grace-seconds", kServeDefaultGraceSeconds));
@@ -105,7 +115,13 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
       service::StructuredLogger::ToStderr(flags.log_format);
   service::GrpcLogBridge grpc_logs(logger.get());
 
-  ModelRegistry models(flags.dtype, flags.device);
+  // Before the models, whose schedulers report to the scheduler metrics until they are destroyed.
+  metrics::Registry metrics_registry;
+  LIGER_ASSIGN_OR_RETURN(std::unique_ptr<service::SchedulerMetrics> scheduler_metrics,
+                         service::SchedulerMetrics::Create(metrics_registry));
+  ModelRegistry models(flags.dtype, flags.device, [&](const std::string& name) {
+    return scheduler_metrics->ForModel(name);
+  });
   LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model,
                          models.Load({flags.model_name, flags.model_dir, "", ""}));
   logger->Info("model loaded", {{"model", model->name},
@@ -113,12 +129,13 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
                                 {"dtype", model->dtype},
                                 {"device", model->device}});
 
-  metrics::Registry metrics_registry;
   LIGER_ASSIGN_OR_RETURN(std::unique_ptr<service::ServiceMetrics> service_metrics,
                          service::ServiceMetrics::Create(metrics_registry, models));
   service::ServerOptions server_options;
   server_options.host = flags.host;
   server_options.port = flags.port;
+  server_options.sessions.budget_bytes = flags.session_budget_bytes;
+  server_options.sessions.idle_ttl = flags.session_idle_ttl;
   LIGER_ASSIGN_OR_RETURN(
       std::unique_ptr<service::LigerServer> server,
       service::LigerServer::Start(server_options, &models, service_metrics.get(), logger.get()));

@@ -22,10 +22,14 @@ std::string DialAddress(const std::string& host, int port) {
 
 }  // namespace
 
-LigerServer::LigerServer(ModelRegistry* models, ServiceMetrics* metrics, StructuredLogger* logger)
+LigerServer::LigerServer(ModelRegistry* models, std::unique_ptr<SessionStore> sessions,
+                         ServiceMetrics* metrics, StructuredLogger* logger)
     : models_(models),
-      service_(std::make_unique<LigerServiceImpl>(models, &gate_, metrics, logger,
-                                                  [this] { UpdateHealth(); })) {}
+      sessions_(std::move(sessions)),
+      service_(std::make_unique<LigerServiceImpl>(models, sessions_.get(), &gate_, metrics, logger,
+                                                  [this] { UpdateHealth(); })) {
+  metrics->RecordSessions(sessions_->Stats());
+}
 
 absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOptions& options,
                                                                 ModelRegistry* models,
@@ -42,7 +46,10 @@ absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOpti
   // service brings none, so this reference links ours.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
 
-  std::unique_ptr<LigerServer> server(new LigerServer(models, metrics, logger));
+  absl::StatusOr<std::unique_ptr<SessionStore>> sessions = SessionStore::New(options.sessions);
+  if (!sessions.ok()) return sessions.status();
+  std::unique_ptr<LigerServer> server(
+      new LigerServer(models, *std::move(sessions), metrics, logger));
   const std::string requested = DialAddress(options.host, options.port);
   int selected_port = 0;
   grpc::ServerBuilder builder;

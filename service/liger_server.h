@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/hosting/model_registry.h"
+#include "core/serving/session_store.h"
 #include "service/drain_gate.h"
 #include "service/liger_service.h"
 #include "service/service_metrics.h"
@@ -20,15 +21,19 @@ namespace liger::service {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0 picks a free port; see LigerServer::port()
+  // The sessions' state budget and idle TTL.
+  SessionStoreOptions sessions;
 };
 
 // The gRPC server of `liger serve`: liger.v1.LigerService, grpc.health.v1.Health (SERVING while at
 // least one model is loaded, NOT_SERVING otherwise and from the start of shutdown) and server
-// reflection, on one plaintext port.
+// reflection, on one plaintext port. It holds the sessions' states (one SessionStore for every
+// model).
 class LigerServer {
  public:
   // Starts serving. The registry, metrics and logger must outlive the server. INVALID_ARGUMENT for
-  // a port outside [0, 65535]; UNAVAILABLE when host:port cannot be bound.
+  // a port outside [0, 65535] or a session budget or TTL that is not positive; UNAVAILABLE when
+  // host:port cannot be bound.
   static absl::StatusOr<std::unique_ptr<LigerServer>> Start(const ServerOptions& options,
                                                             ModelRegistry* models,
                                                             ServiceMetrics* metrics,
@@ -49,7 +54,8 @@ class LigerServer {
   void Shutdown(absl::Duration grace);
 
  private:
-  LigerServer(ModelRegistry* models, ServiceMetrics* metrics, StructuredLogger* logger);
+  LigerServer(ModelRegistry* models, std::unique_ptr<SessionStore> sessions,
+              ServiceMetrics* metrics, StructuredLogger* logger);
 
   // Health follows the number of loaded models.
   void UpdateHealth();
@@ -61,6 +67,8 @@ class LigerServer {
   absl::Mutex health_mu_;
   bool shut_down_ ABSL_GUARDED_BY(health_mu_) = false;
   DrainGate gate_;
+  // Before service_, which uses them.
+  std::unique_ptr<SessionStore> sessions_;
   // Before server_, which refers to it and so must be destroyed first.
   std::unique_ptr<LigerServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -5,10 +5,17 @@
 #include <utility>
 #include <vector>
 
+#include <c10/util/Exception.h>
+
 #include "absl/strings/str_cat.h"
+#include "core/model/transformer.h"
 #include "core/util/status_macros.h"
+#include "service/conversion_translation.h"
+#include "service/convert_call.h"
 #include "service/finished_write_reactor.h"
+#include "service/generate_call.h"
 #include "service/model_translation.h"
+#include "service/session_translation.h"
 #include "service/unary_call.h"
 
 namespace liger::service {
@@ -21,10 +28,12 @@ absl::Status NotOfferedYet(absl::string_view method) {
 
 }  // namespace
 
-LigerServiceImpl::LigerServiceImpl(ModelRegistry* models, DrainGate* gate, ServiceMetrics* metrics,
+LigerServiceImpl::LigerServiceImpl(ModelRegistry* models, SessionStore* sessions,
+                                   DrainGate* gate, ServiceMetrics* metrics,
                                    StructuredLogger* logger,
                                    std::function<void()> on_models_changed)
     : models_(models),
+      sessions_(sessions),
       gate_(gate),
       metrics_(metrics),
       logger_(logger),
@@ -126,48 +135,131 @@ absl::Status LigerServiceImpl::DoDetokenize(const v1::DetokenizeRequest& request
   return absl::OkStatus();
 }
 
-// --- Not offered yet
-// ------------------------------------------------------------------------------
+// --- Generation
+// -----------------------------------------------------------------------------------
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* LigerServiceImpl::Generate(
-    grpc::CallbackServerContext* context, const v1::GenerateRequest* /*request*/) {
-  return UnimplementedStream<v1::GenerateResponse>(context, "Generate");
+    grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
+  std::unique_ptr<RpcScope> scope = NewScope(context, "Generate");
+  if (!scope->admitted()) {
+    return new FinishedWriteReactor<v1::GenerateResponse>(std::move(scope),
+                                                          RpcScope::Rejection());
+  }
+  return GenerateCall::Start(context, *request, std::move(scope), models_, sessions_, metrics_);
 }
 
-grpc::ServerUnaryReactor* LigerServiceImpl::CreateSession(
-    grpc::CallbackServerContext* context, const v1::CreateSessionRequest* /*request*/,
-    v1::CreateSessionResponse* /*response*/) {
-  return UnimplementedUnary(context, "CreateSession");
+// --- Sessions
+// -------------------------------------------------------------------------------------
+
+grpc::ServerUnaryReactor* LigerServiceImpl::CreateSession(grpc::CallbackServerContext* context,
+                                                          const v1::CreateSessionRequest* request,
+                                                          v1::CreateSessionResponse* response) {
+  return RunUnary(context, "CreateSession", [&](RpcScope& scope) {
+    return DoCreateSession(*request, scope, response);
+  });
+}
+
+absl::Status LigerServiceImpl::DoCreateSession(const v1::CreateSessionRequest& request,
+                                               RpcScope& scope,
+                                               v1::CreateSessionResponse* response) {
+  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model, models_->Find(request.model()));
+  scope.AddLogField("model", model->name);
+  std::unique_ptr<ModelState> state;
+  try {
+    state = model->model->NewState();
+  } catch (const c10::Error& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot allocate a session state: ", e.what_without_backtrace()));
+  }
+  LIGER_ASSIGN_OR_RETURN(SessionInfo info, sessions_->Create(model->name, std::move(state)));
+  metrics_->RecordSessions(sessions_->Stats());
+  scope.AddLogField("session_id", info.id);
+  SessionInfoToProto(info, response->mutable_session());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* LigerServiceImpl::GetSession(grpc::CallbackServerContext* context,
-                                                       const v1::GetSessionRequest* /*request*/,
-                                                       v1::GetSessionResponse* /*response*/) {
-  return UnimplementedUnary(context, "GetSession");
+                                                       const v1::GetSessionRequest* request,
+                                                       v1::GetSessionResponse* response) {
+  return RunUnary(context, "GetSession", [&](RpcScope& scope) -> absl::Status {
+    scope.AddLogField("session_id", request->session_id());
+    LIGER_ASSIGN_OR_RETURN(SessionInfo info, sessions_->Get(request->session_id()));
+    SessionInfoToProto(info, response->mutable_session());
+    return absl::OkStatus();
+  });
 }
 
-grpc::ServerUnaryReactor* LigerServiceImpl::DeleteSession(
-    grpc::CallbackServerContext* context, const v1::DeleteSessionRequest* /*request*/,
-    v1::DeleteSessionResponse* /*response*/) {
-  return UnimplementedUnary(context, "DeleteSession");
+grpc::ServerUnaryReactor* LigerServiceImpl::DeleteSession(grpc::CallbackServerContext* context,
+                                                          const v1::DeleteSessionRequest* request,
+                                                          v1::DeleteSessionResponse* /*response*/) {
+  return RunUnary(context, "DeleteSession", [&](RpcScope& scope) -> absl::Status {
+    scope.AddLogField("session_id", request->session_id());
+    LIGER_RETURN_IF_ERROR(sessions_->Delete(request->session_id()));
+    metrics_->RecordSessions(sessions_->Stats());
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* LigerServiceImpl::ForkSession(grpc::CallbackServerContext* context,
-                                                        const v1::ForkSessionRequest* /*request*/,
-                                                        v1::ForkSessionResponse* /*response*/) {
-  return UnimplementedUnary(context, "ForkSession");
+                                                        const v1::ForkSessionRequest* request,
+                                                        v1::ForkSessionResponse* response) {
+  return RunUnary(context, "ForkSession", [&](RpcScope& scope) -> absl::Status {
+    scope.AddLogField("session_id", request->session_id());
+    LIGER_ASSIGN_OR_RETURN(SessionInfo info, sessions_->Fork(request->session_id()));
+    metrics_->RecordSessions(sessions_->Stats());
+    scope.AddLogField("fork_id", info.id);
+    SessionInfoToProto(info, response->mutable_session());
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* LigerServiceImpl::ListSessions(grpc::CallbackServerContext* context,
-                                                         const v1::ListSessionsRequest* /*request*/,
-                                                         v1::ListSessionsResponse* /*response*/) {
-  return UnimplementedUnary(context, "ListSessions");
+                                                         const v1::ListSessionsRequest* request,
+                                                         v1::ListSessionsResponse* response) {
+  return RunUnary(context, "ListSessions",
+                  [&](RpcScope& /*scope*/) { return DoListSessions(*request, response); });
 }
 
-grpc::ServerWriteReactor<v1::ConvertResponse>* LigerServiceImpl::Convert(
-    grpc::CallbackServerContext* context, const v1::ConvertRequest* /*request*/) {
-  return UnimplementedStream<v1::ConvertResponse>(context, "Convert");
+absl::Status LigerServiceImpl::DoListSessions(const v1::ListSessionsRequest& request,
+                                              v1::ListSessionsResponse* response) {
+  for (const SessionInfo& info : sessions_->List()) {
+    if (request.model().empty() || info.model == request.model()) {
+      SessionInfoToProto(info, response->add_sessions());
+    }
+  }
+  const SessionStoreStats stats = sessions_->Stats();
+  metrics_->RecordSessions(stats);
+  response->set_state_bytes_used(stats.used_bytes);
+  response->set_state_bytes_budget(stats.budget_bytes);
+  return absl::OkStatus();
 }
+
+// --- Conversion
+// -----------------------------------------------------------------------------------
+
+grpc::ServerWriteReactor<v1::ConvertResponse>* LigerServiceImpl::Convert(
+    grpc::CallbackServerContext* context, const v1::ConvertRequest* request) {
+  std::unique_ptr<RpcScope> scope = NewScope(context, "Convert");
+  absl::Status refused = scope->admitted() ? absl::OkStatus() : RpcScope::Rejection();
+  absl::StatusOr<ConversionOptions> options = ConversionOptionsFromProto(*request);
+  if (refused.ok()) refused = options.status();
+  if (refused.ok() && !request->load_as().empty()) {
+    refused = ModelRegistry::ValidateModelName(request->load_as());
+  }
+  if (!refused.ok()) {
+    return new FinishedWriteReactor<v1::ConvertResponse>(std::move(scope), refused);
+  }
+  scope->AddLogField("model_dir", request->model_dir());
+  scope->AddLogField("output_dir", request->output_dir());
+  auto* call = new ConvertCall(std::move(scope));
+  conversions_.Schedule([this, call, request = *request, options = *std::move(options)] {
+    call->Run(request, options, *models_, on_models_changed_);
+  });
+  return call;
+}
+
+// --- Not offered yet
+// ------------------------------------------------------------------------------
 
 grpc::ServerUnaryReactor* LigerServiceImpl::FineTune(grpc::CallbackServerContext* context,
                                                      const v1::FineTuneRequest* /*request*/,

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "core/hosting/model_registry.h"
+#include "core/serving/session_store.h"
 #include "liger/v1/liger.grpc.pb.h"
 #include "service/drain_gate.h"
 #include "service/rpc_scope.h"
@@ -17,17 +18,19 @@
 namespace liger::service {
 
 // liger.v1.LigerService on gRPC's callback API. It translates protobuf to core calls and statuses
-// back, and records every call (RpcScope); the work itself is core's. Model loads run on a thread
-// of their own (SerialExecutor), everything else inline: those calls are quick. Calls pass through
-// a DrainGate, so a shutting-down server refuses new ones with UNAVAILABLE.
+// back, and records every call (RpcScope); the work itself is core's. Model loads and conversions
+// run on threads of their own (SerialExecutor), generations on their model's scheduler
+// (GenerateCall), everything else inline: those calls are quick. Calls pass through a DrainGate,
+// so a shutting-down server refuses new ones with UNAVAILABLE.
 //
-// Generate, the session RPCs, Convert and the fine-tuning job RPCs answer UNIMPLEMENTED for now.
+// The fine-tuning job RPCs answer UNIMPLEMENTED for now.
 class LigerServiceImpl final : public v1::LigerService::CallbackService {
  public:
   // Every pointer must outlive the service. `on_models_changed` runs after each successful
   // LoadModel or UnloadModel, e.g. to update the health status.
-  LigerServiceImpl(ModelRegistry* models, DrainGate* gate, ServiceMetrics* metrics,
-                   StructuredLogger* logger, std::function<void()> on_models_changed);
+  LigerServiceImpl(ModelRegistry* models, SessionStore* sessions, DrainGate* gate,
+                   ServiceMetrics* metrics, StructuredLogger* logger,
+                   std::function<void()> on_models_changed);
 
   grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
                                       const v1::LoadModelRequest* request,
@@ -90,6 +93,10 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
                           v1::TokenizeResponse* response);
   absl::Status DoDetokenize(const v1::DetokenizeRequest& request, RpcScope& scope,
                             v1::DetokenizeResponse* response);
+  absl::Status DoCreateSession(const v1::CreateSessionRequest& request, RpcScope& scope,
+                               v1::CreateSessionResponse* response);
+  absl::Status DoListSessions(const v1::ListSessionsRequest& request,
+                              v1::ListSessionsResponse* response);
 
   std::unique_ptr<RpcScope> NewScope(grpc::CallbackServerContext* context,
                                      absl::string_view method);
@@ -106,12 +113,14 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
                                                           absl::string_view method);
 
   ModelRegistry* const models_;
+  SessionStore* const sessions_;
   DrainGate* const gate_;
   ServiceMetrics* const metrics_;
   StructuredLogger* const logger_;
   const std::function<void()> on_models_changed_;
-  // Last, so it is destroyed first: its queued tasks use everything above.
+  // Last, so they are destroyed first: their queued tasks use everything above.
   SerialExecutor model_loads_;
+  SerialExecutor conversions_;
 };
 
 }  // namespace liger::service

@@ -16,6 +16,13 @@ const std::vector<double>& RequestDurationBuckets() {
   return bounds;
 }
 
+absl::StatusOr<metrics::Gauge*> ServiceSessionGauge(metrics::Registry& registry,
+                                                    const std::string& name,
+                                                    const std::string& help) {
+  LIGER_ASSIGN_OR_RETURN(metrics::Family<metrics::Gauge> * family, registry.AddGauge(name, help));
+  return family->WithLabels({});
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServiceMetrics>> ServiceMetrics::Create(
@@ -34,7 +41,25 @@ absl::StatusOr<std::unique_ptr<ServiceMetrics>> ServiceMetrics::Create(
       registry.AddCallbackGauge("liger_models_loaded", "Models the server holds."));
   LIGER_ASSIGN_OR_RETURN(metrics::CallbackGauge * models_loaded, loaded_family->WithLabels({}));
   models_loaded->SetCallback([&models] { return static_cast<double>(models.size()); });
-  return std::unique_ptr<ServiceMetrics>(new ServiceMetrics(requests, durations, models_loaded));
+  SessionGauges sessions;
+  LIGER_ASSIGN_OR_RETURN(sessions.sessions,
+                         ServiceSessionGauge(registry, "liger_sessions", "Sessions held."));
+  LIGER_ASSIGN_OR_RETURN(sessions.used_bytes,
+                         ServiceSessionGauge(registry, "liger_session_state_bytes",
+                                             "Bytes the sessions' states occupy."));
+  LIGER_ASSIGN_OR_RETURN(
+      sessions.budget_bytes,
+      ServiceSessionGauge(registry, "liger_session_state_budget_bytes",
+                          "Bytes the sessions' states may occupy (--session-budget-bytes)."));
+  LIGER_ASSIGN_OR_RETURN(metrics::Family<metrics::Gauge> * removed,
+                         registry.AddGauge("liger_sessions_removed",
+                                           "Sessions the server removed since it started: evicted "
+                                           "to make room or expired after idling.",
+                                           {"reason"}));
+  LIGER_ASSIGN_OR_RETURN(sessions.evicted, removed->WithLabels({"evicted"}));
+  LIGER_ASSIGN_OR_RETURN(sessions.expired, removed->WithLabels({"expired"}));
+  return std::unique_ptr<ServiceMetrics>(
+      new ServiceMetrics(requests, durations, models_loaded, sessions));
 }
 
 ServiceMetrics::~ServiceMetrics() { models_loaded_->SetCallback(nullptr); }
@@ -49,6 +74,14 @@ void ServiceMetrics::RecordRequest(absl::string_view method, absl::StatusCode co
   if (counter.ok()) (*counter)->Inc();
   absl::StatusOr<metrics::Histogram*> histogram = durations_->WithLabels({method_name});
   if (histogram.ok()) (*histogram)->Observe(absl::ToDoubleSeconds(latency));
+}
+
+void ServiceMetrics::RecordSessions(const SessionStoreStats& stats) {
+  sessions_.sessions->Set(static_cast<double>(stats.sessions));
+  sessions_.used_bytes->Set(static_cast<double>(stats.used_bytes));
+  sessions_.budget_bytes->Set(static_cast<double>(stats.budget_bytes));
+  sessions_.evicted->Set(static_cast<double>(stats.evicted));
+  sessions_.expired->Set(static_cast<double>(stats.expired));
 }
 
 }  // namespace liger::service

@@ -7,6 +7,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/hosting/model_registry.h"
+#include "core/serving/session_info.h"
 #include "service/metrics/registry.h"
 
 namespace liger::service {
@@ -15,6 +16,10 @@ namespace liger::service {
 //   liger_requests_total{method,code}            finished RPCs by method and status code name
 //   liger_request_duration_seconds{method}       RPC latency (whole stream for streaming RPCs)
 //   liger_models_loaded                          models the server holds, read at scrape time
+//   liger_sessions                               sessions held
+//   liger_session_state_bytes                    bytes their states occupy
+//   liger_session_state_budget_bytes             the bytes they may occupy
+//   liger_sessions_removed                       sessions evicted for room or expired, by reason
 class ServiceMetrics {
  public:
   // Registers the families on `registry`, which must outlive this object; `models` must outlive it
@@ -28,16 +33,30 @@ class ServiceMetrics {
 
   // `method`: the RPC's short name ("Tokenize"); `code`: the status it finished with.
   void RecordRequest(absl::string_view method, absl::StatusCode code, absl::Duration latency);
+  // The session store after a change.
+  void RecordSessions(const SessionStoreStats& stats);
 
  private:
+  struct SessionGauges {
+    metrics::Gauge* sessions = nullptr;
+    metrics::Gauge* used_bytes = nullptr;
+    metrics::Gauge* budget_bytes = nullptr;
+    metrics::Gauge* evicted = nullptr;
+    metrics::Gauge* expired = nullptr;
+  };
+
   ServiceMetrics(metrics::Family<metrics::Counter>* requests,
                  metrics::Family<metrics::Histogram>* durations,
-                 metrics::CallbackGauge* models_loaded)
-      : requests_(requests), durations_(durations), models_loaded_(models_loaded) {}
+                 metrics::CallbackGauge* models_loaded, SessionGauges sessions)
+      : requests_(requests),
+        durations_(durations),
+        models_loaded_(models_loaded),
+        sessions_(sessions) {}
 
   metrics::Family<metrics::Counter>* const requests_;
   metrics::Family<metrics::Histogram>* const durations_;
   metrics::CallbackGauge* const models_loaded_;
+  const SessionGauges sessions_;
 };
 
 }  // namespace liger::service

@@ -9,6 +9,7 @@
 
 namespace liger {
 
+class GenerationScheduler;
 class Transformer;
 
 // A model a server holds under a name: the network, its tokenizer and what it was loaded from.
@@ -23,6 +24,9 @@ struct HostedModel {
   ModelConfig config;
   std::shared_ptr<const Transformer> model;
   std::shared_ptr<const Tokenizer> tokenizer;
+  // Batches the model's generations. Declared last so it is destroyed (and its worker joined)
+  // before the network and tokenizer it uses.
+  std::shared_ptr<GenerationScheduler> scheduler;
 };
 
 }  // namespace liger

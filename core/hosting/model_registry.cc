@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "core/model/model_loader.h"
 #include "core/model/transformer.h"
+#include "core/serving/generation_scheduler.h"
 #include "core/tokenizer/tokenizer_loader.h"
 #include "core/util/status_macros.h"
 
@@ -60,8 +61,11 @@ absl::StatusOr<std::unique_ptr<Transformer>> LoadTransformerGuarded(
 
 }  // namespace
 
-ModelRegistry::ModelRegistry(std::string default_dtype, std::string default_device)
-    : default_dtype_(std::move(default_dtype)), default_device_(std::move(default_device)) {}
+ModelRegistry::ModelRegistry(std::string default_dtype, std::string default_device,
+                             SchedulerObserverFactory observers)
+    : default_dtype_(std::move(default_dtype)),
+      default_device_(std::move(default_device)),
+      observers_(std::move(observers)) {}
 
 absl::Status ModelRegistry::ValidateModelName(absl::string_view name) {
   if (name.empty() || name.size() > kMaxModelNameLength) {
@@ -118,6 +122,10 @@ absl::StatusOr<std::shared_ptr<const HostedModel>> ModelRegistry::LoadReserved(
   hosted->config = model->config();
   hosted->model = std::move(model);
   hosted->tokenizer = std::move(tokenizer);
+  LIGER_ASSIGN_OR_RETURN(
+      hosted->scheduler,
+      GenerationScheduler::Create(*hosted->model, *hosted->tokenizer, name, SchedulerOptions(),
+                                  observers_ ? observers_(name) : nullptr));
   return std::shared_ptr<const HostedModel>(std::move(hosted));
 }
 
@@ -133,7 +141,9 @@ absl::Status ModelRegistry::Unload(absl::string_view name) {
     removed = std::move(it->second);
     models_.erase(it);
   }
-  // `removed` may hold the last reference: the model is freed here, outside the lock.
+  // Outside the lock: running generations may take a while to finish. `removed` may hold the last
+  // reference, so the model is freed here too.
+  removed->scheduler->Shutdown(absl::InfiniteDuration());
   return absl::OkStatus();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -12,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "core/hosting/hosted_model.h"
+#include "core/serving/scheduler_observer.h"
 
 namespace liger {
 
@@ -23,14 +25,20 @@ struct ModelLoadSpec {
   std::string device;     // empty: the registry's default
 };
 
-// The models a server holds, by name. Thread-safe. Loading runs outside the lock (it reads whole
+// The observer for the scheduler of the model named `model` (null: none). Observers must outlive
+// the registry.
+using SchedulerObserverFactory = std::function<SchedulerObserver*(const std::string& model)>;
+
+// The models a server holds, by name, each with the GenerationScheduler that batches its requests. Thread-safe. Loading runs outside the lock (it reads whole
 // checkpoints), with the name reserved meanwhile so that a concurrent load of the same name fails
 // at once instead of loading twice.
 class ModelRegistry {
  public:
   // `default_dtype` and `default_device` (as ParseComputeDType and ParseDevice take them) apply to
   // specs that leave theirs empty.
-  ModelRegistry(std::string default_dtype, std::string default_device);
+  // `observers` may be empty.
+  ModelRegistry(std::string default_dtype, std::string default_device,
+                SchedulerObserverFactory observers = nullptr);
   ModelRegistry(const ModelRegistry&) = delete;
   ModelRegistry& operator=(const ModelRegistry&) = delete;
 
@@ -38,13 +46,15 @@ class ModelRegistry {
   // otherwise.
   static absl::Status ValidateModelName(absl::string_view name);
 
-  // Loads the checkpoint and its tokenizer and publishes them under the name. Errors:
+  // Loads the checkpoint and its tokenizer, starts its scheduler and publishes them under the
+  // name. Errors:
   // INVALID_ARGUMENT for a bad name, dtype or device, or a malformed checkpoint; ALREADY_EXISTS
   // when the name is loaded or loading; NOT_FOUND for a missing directory or file;
   // FAILED_PRECONDITION for CUDA on a machine without it; RESOURCE_EXHAUSTED when memory runs out.
   absl::StatusOr<std::shared_ptr<const HostedModel>> Load(const ModelLoadSpec& spec);
 
-  // Removes the model; requests holding it finish undisturbed. NOT_FOUND if no such model.
+  // Removes the model and shuts its scheduler down: queued and running requests finish first (so
+  // this waits for them), new ones get UNAVAILABLE. NOT_FOUND if no such model.
   absl::Status Unload(absl::string_view name);
 
   // The model of that name (NOT_FOUND if none). An empty name means the only loaded model:
@@ -62,6 +72,7 @@ class ModelRegistry {
 
   const std::string default_dtype_;
   const std::string default_device_;
+  const SchedulerObserverFactory observers_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const HostedModel>> models_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> loading_ ABSL_GUARDED_BY(mu_);

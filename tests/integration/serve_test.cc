@@ -155,6 +155,53 @@ TEST_F(ServeTest, TokenizeEqualsTheCli) {
   }
 }
 
+TEST_F(ServeTest, GreedyGenerateEqualsTheCli) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const std::vector<int32_t> prompt = CliTokenize("Call me Ishmael.", true);
+  liger::v1::GenerateRequest request;
+  request.mutable_token_ids()->mutable_ids()->Add(prompt.begin(), prompt.end());
+  request.set_max_new_tokens(24);
+  std::vector<int32_t> served_ids;
+  std::string served_text;
+  grpc::Status status;
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    std::unique_ptr<grpc::ClientReader<liger::v1::GenerateResponse>> reader =
+        stub_->Generate(&context, request);
+    liger::v1::GenerateResponse response;
+    while (reader->Read(&response)) {
+      if (!response.has_token()) continue;
+      served_ids.push_back(response.token().token_id());
+      served_text += response.token().text_delta();
+    }
+    status = reader->Finish();
+  }
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_FALSE(served_ids.empty());
+
+  // `liger generate` prints the prompt's text, the generated text, then "ids: ...".
+  liger::v1::DetokenizeRequest detokenize;
+  detokenize.mutable_token_ids()->Add(prompt.begin(), prompt.end());
+  detokenize.set_skip_special_tokens(true);
+  liger::v1::DetokenizeResponse prompt_text;
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    ASSERT_TRUE(stub_->Detokenize(&context, detokenize, &prompt_text).ok());
+  }
+  std::vector<std::string> id_texts;
+  for (int32_t id : prompt) id_texts.push_back(std::to_string(id));
+  std::vector<std::string> served_id_texts;
+  for (int32_t id : served_ids) served_id_texts.push_back(std::to_string(id));
+  const CommandResult cli = RunCommand(
+      {LigerBinary(), "generate", "--model", ServeTestModelDir(), "--prompt-ids",
+       absl::StrJoin(id_texts, ","), "--max-tokens", "24", "--temperature", "0", "--ids"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_EQ(cli.out, prompt_text.text() + served_text + "\nids: " +
+                         absl::StrJoin(served_id_texts, " ") + "\n");
+}
+
 TEST_F(ServeTest, ModelNameFlagAndUnknownModels) {
   ASSERT_NO_FATAL_FAILURE(StartServer({"--model-name", "tiny"}));
   liger::v1::ListModelsResponse models;
@@ -283,6 +330,7 @@ TEST(ServeFlagsTest, BadFlagsAndModelsFailWithOneClearLine) {
       {"--model", ServeTestModelDir(), "--log-format", "xml"},
       {"--model", ServeTestModelDir(), "--model-name", "two words"},
       {"--model", ServeTestModelDir(), "--session-budget-bytes", "0"},
+      {"--model", ServeTestModelDir(), "--session-idle-ttl-seconds", "0"},
       {"--model", ServeTestModelDir(), "--shutdown-grace-seconds", "-1"},
       {"--model", ServeTestModelDir(), "--dtype", "int4"},
       {"--model", ServeTestModelDir(), "--frobnicate"},

@@ -1,5 +1,6 @@
 // The gRPC service over a real port-0 server and real clients: the model RPCs, their error codes,
-// health, request ids and request metrics.
+// health, request ids and request metrics. Generation, sessions and conversion are in
+// generation_rpc_test.cc.
 #include "service/liger_server.h"
 
 #include <grpcpp/grpcpp.h>
@@ -27,6 +28,13 @@ constexpr auto kServerTestDeadline = std::chrono::seconds(60);
 
 std::string ServerTestModelDir() { return liger::testing::SourceDir() + "/models/llama3-tiny"; }
 
+ServerOptions LocalServerOptions(int port) {
+  ServerOptions options;
+  options.host = "127.0.0.1";
+  options.port = port;
+  return options;
+}
+
 class LigerServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -35,7 +43,7 @@ class LigerServerTest : public ::testing::Test {
     ASSERT_TRUE(metrics.ok()) << metrics.status();
     metrics_ = std::move(*metrics);
     absl::StatusOr<std::unique_ptr<LigerServer>> server =
-        LigerServer::Start(ServerOptions{"127.0.0.1", 0}, &models_, metrics_.get(), &logger_);
+        LigerServer::Start(LocalServerOptions(0), &models_, metrics_.get(), &logger_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     ASSERT_GT(server_->port(), 0);
@@ -247,33 +255,11 @@ TEST_F(LigerServerTest, DetokenizeRoundTripsAndRejectsUnknownIds) {
 }
 
 TEST_F(LigerServerTest, RpcsNotOfferedYetAnswerUnimplemented) {
-  {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    v1::GenerateRequest request;
-    request.set_text("hi");
-    std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
-        stub_->Generate(&context, request);
-    v1::GenerateResponse response;
-    EXPECT_FALSE(reader->Read(&response));
-    const grpc::Status status = reader->Finish();
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-    EXPECT_TRUE(absl::StrContains(status.error_message(), "Generate")) << status.error_message();
-  }
-  {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    v1::CreateSessionResponse response;
-    EXPECT_EQ(stub_->CreateSession(&context, v1::CreateSessionRequest(), &response).error_code(),
-              grpc::StatusCode::UNIMPLEMENTED);
-  }
-  {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    v1::FineTuneResponse response;
-    EXPECT_EQ(stub_->FineTune(&context, v1::FineTuneRequest(), &response).error_code(),
-              grpc::StatusCode::UNIMPLEMENTED);
-  }
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::FineTuneResponse response;
+  EXPECT_EQ(stub_->FineTune(&context, v1::FineTuneRequest(), &response).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
 }
 
 TEST_F(LigerServerTest, RequestIdsAreEchoedOrGenerated) {
@@ -337,11 +323,11 @@ TEST_F(LigerServerTest, ShutdownTurnsHealthOffAndRefusesCalls) {
 
 TEST_F(LigerServerTest, StartRejectsBadPortsAndTakenAddresses) {
   EXPECT_EQ(
-      LigerServer::Start(ServerOptions{"127.0.0.1", 70000}, &models_, metrics_.get(), &logger_)
+      LigerServer::Start(LocalServerOptions(70000), &models_, metrics_.get(), &logger_)
           .status()
           .code(),
       absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(LigerServer::Start(ServerOptions{"127.0.0.1", server_->port()}, &models_,
+  EXPECT_EQ(LigerServer::Start(LocalServerOptions(server_->port()), &models_,
                                metrics_.get(), &logger_)
                 .status()
                 .code(),

@@ -1,0 +1,46 @@
+#include "service/convert_call.h"
+
+#include <utility>
+
+#include "core/util/status_macros.h"
+#include "service/conversion_translation.h"
+#include "service/model_translation.h"
+
+namespace liger::service {
+
+void ConvertCall::Run(const v1::ConvertRequest& request, const ConversionOptions& options,
+                      ModelRegistry& models, const std::function<void()>& on_models_changed) {
+  End(Convert(request, options, models, on_models_changed));
+}
+
+absl::Status ConvertCall::Convert(const v1::ConvertRequest& request,
+                                  const ConversionOptions& options, ModelRegistry& models,
+                                  const std::function<void()>& on_models_changed) {
+  const auto client_gone = [this] { return client_gone_.load(std::memory_order_acquire); };
+  // A client that gave up while the conversion waited in line need not cost one.
+  if (client_gone()) return absl::CancelledError("the client cancelled the request");
+  const ConversionProgressCallback report = [&](const ConversionProgress& progress) {
+    if (client_gone()) return absl::CancelledError("the client cancelled the conversion");
+    v1::ConvertResponse response;
+    ConversionProgressToProto(progress, response.mutable_progress());
+    Send(std::move(response));
+    return absl::OkStatus();
+  };
+  LIGER_ASSIGN_OR_RETURN(
+      ConversionResult result,
+      ConvertCheckpoint(request.model_dir(), request.output_dir(), options, report));
+  v1::ConvertResponse response;
+  v1::ConvertResult* proto = response.mutable_result();
+  ConversionResultToProto(result, proto);
+  if (!request.load_as().empty()) {
+    LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model,
+                           models.Load({request.load_as(), result.output_dir, "", ""}));
+    scope().AddLogField("model", model->name);
+    on_models_changed();
+    ModelInfoToProto(*model, proto->mutable_model());
+  }
+  Send(std::move(response));
+  return absl::OkStatus();
+}
+
+}  // namespace liger::service

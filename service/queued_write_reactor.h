@@ -1,0 +1,117 @@
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <utility>
+
+#include <grpcpp/support/server_callback.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "service/rpc_scope.h"
+
+namespace liger::service {
+
+// A server-streaming reactor fed from a worker thread: Send queues a message and the reactor
+// writes them one at a time (gRPC allows one write in flight), so a slow client costs memory for
+// the queue but never blocks the producer; End finishes the call once the queue is written. When
+// the client goes away (cancellation, deadline, a failed write) the queue is dropped and
+// OnClientGone tells the subclass to stop producing; it must still call End. Owns the call's
+// scope, and deletes itself when gRPC is done.
+template <typename Response>
+class QueuedWriteReactor : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit QueuedWriteReactor(std::unique_ptr<RpcScope> scope) : scope_(std::move(scope)) {}
+
+  RpcScope& scope() { return *scope_; }
+
+  // Queues a message; dropped when the client is gone. Not after End.
+  void Send(Response response) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (client_gone_) return;
+      queue_.push_back(std::move(response));
+    }
+    Advance();
+  }
+
+  // Finishes with `status` (CANCELLED when it is OK but the client is gone) after the queued
+  // messages. Call once, from any thread; nothing of this object may be used afterwards.
+  void End(const absl::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      end_status_ = status.ok() && client_gone_
+                        ? absl::CancelledError("the client went away before the end of the stream")
+                        : status;
+      ended_ = true;
+    }
+    Advance();
+  }
+
+ protected:
+  ~QueuedWriteReactor() override = default;
+
+  // The client is gone: stop producing soon and End. May come more than once, on any thread.
+  virtual void OnClientGone() = 0;
+
+ private:
+  void Advance() {
+    const Response* to_write = nullptr;
+    absl::Status finish_status;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_) return;
+      if (!queue_.empty()) {
+        writing_ = true;
+        to_write = &queue_.front();  // deque::push_back keeps references to elements valid
+      } else if (ended_) {
+        finished_ = true;
+        finish_status = end_status_;
+      } else {
+        return;
+      }
+    }
+    // Outside the lock: once Finish is called, OnDone may delete this at any time.
+    if (to_write != nullptr) {
+      this->StartWrite(to_write);
+    } else {
+      this->Finish(scope_->Finish(finish_status));
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      queue_.pop_front();
+      if (!ok) {
+        client_gone_ = true;
+        queue_.clear();
+      }
+    }
+    if (!ok) OnClientGone();
+    Advance();
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      client_gone_ = true;
+    }
+    OnClientGone();
+  }
+
+  void OnDone() override { delete this; }
+
+  const std::unique_ptr<RpcScope> scope_;
+  absl::Mutex mu_;
+  std::deque<Response> queue_ ABSL_GUARDED_BY(mu_);  // the front one is in flight while writing_
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status end_status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace liger::service
