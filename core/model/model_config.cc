@@ -141,19 +141,27 @@ absl::StatusOr<RopeConfig> ParseRope(const ConfigReader& r) {
   return rope;
 }
 
-absl::StatusOr<LigerConfig> ParseLigerObject(const json& obj, int64_t num_layers, int64_t head_dim,
+// `model_type` is the config's liger_<variant>: it names the variant, which "variant" (optional)
+// must then repeat. The variant is settled before the checks that depend on it.
+absl::StatusOr<LigerConfig> ParseLigerObject(const json& obj, const std::string& model_type,
+                                             int64_t num_layers, int64_t head_dim,
                                              absl::string_view source) {
   auto error = [&](const std::string& what) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": liger.", what));
   };
   if (!obj.is_object()) return error("must be an object");
   LigerConfig l;
+  l.variant = model_type.substr(std::string("liger_").size());
+  if (l.variant != "gla" && l.variant != "hgrn2" && l.variant != "gsa") {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": unsupported model_type \"", model_type,
+                                                   "\" (supported: liger_gla, liger_hgrn2, liger_gsa)"));
+  }
   for (const auto& [key, value] : obj.items()) {
     if (key == "variant") {
       if (!value.is_string()) return error("variant must be a string");
-      l.variant = value.get<std::string>();
-      if (l.variant != "gla" && l.variant != "hgrn2" && l.variant != "gsa") {
-        return error(absl::StrCat("variant \"", l.variant, "\" is not one of gla, hgrn2, gsa"));
+      if (value.get<std::string>() != l.variant) {
+        return error(absl::StrCat("variant \"", value.get<std::string>(), "\" disagrees with model_type ",
+                                  model_type));
       }
     } else if (key == "window" || key == "gsa_slots" || key == "chunk_size") {
       if (!value.is_number_integer() || value.get<int64_t>() < 1 || value.get<int64_t>() > 65536) {
@@ -292,19 +300,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text, absl::
     if (id >= c.vocab_size) return r.Error("eos_token_id is outside the vocabulary");
   }
   if (liger != nullptr) {
-    LIGER_ASSIGN_OR_RETURN(c.liger, ParseLigerObject(*liger, c.num_hidden_layers, c.head_dim, source));
-    // model_type names the variant too; an object without "variant" takes it from there.
-    const std::string named = liger_model_type.substr(std::string("liger_").size());
-    if (!liger->contains("variant")) {
-      if (named != "gla" && named != "hgrn2" && named != "gsa") {
-        return r.Error(absl::StrCat("unsupported model_type \"", liger_model_type,
-                                    "\" (supported: liger_gla, liger_hgrn2, liger_gsa)"));
-      }
-      c.liger->variant = named;
-    } else if (named != c.liger->variant) {
-      return r.Error(absl::StrCat("model_type ", liger_model_type, " disagrees with liger.variant \"",
-                                  c.liger->variant, "\""));
-    }
+    LIGER_ASSIGN_OR_RETURN(c.liger, ParseLigerObject(*liger, liger_model_type, c.num_hidden_layers,
+                                                     c.head_dim, source));
   }
   return c;
 }

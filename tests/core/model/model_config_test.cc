@@ -127,6 +127,13 @@ TEST(ModelConfigTest, LigerModelTypeNamesTheVariant) {
   j["model_type"] = "liger_mamba";
   j["liger"].erase("variant");
   EXPECT_EQ(Parse(j).status().code(), absl::StatusCode::kInvalidArgument);
+
+  // The variant named only by model_type still gets its own checks (GSA's slot limit).
+  j["model_type"] = "liger_gsa";
+  j["liger"]["gsa_slots"] = 65536;
+  auto too_many_slots = Parse(j);
+  EXPECT_EQ(too_many_slots.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(too_many_slots.status().message()), ::testing::HasSubstr("gsa_slots"));
 }
 
 TEST(ModelConfigTest, RejectsUnsupportedWithMessageNamingIt) {
