@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <cerrno>
 #include <iterator>
 #include <memory>
 #include <utility>
@@ -14,7 +13,6 @@
 #include "core/convert/staging_directory.h"
 #include "core/io/checkpoint_weights.h"
 #include "core/io/file_util.h"
-#include "core/io/posix_error.h"
 #include "core/util/status_macros.h"
 
 namespace liger {
@@ -28,14 +26,6 @@ constexpr const char* kConvertSideFiles[] = {
     "generation_config.json"};
 
 constexpr size_t kConvertMaxConfigBytes = size_t{1} << 20;
-
-// The size of the file at `path`; -1 when nothing is there.
-absl::StatusOr<int64_t> ConvertFileSize(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) return static_cast<int64_t>(st.st_size);
-  if (errno == ENOENT) return -1;
-  return PosixError("cannot stat", path);
-}
 
 }  // namespace
 
@@ -63,11 +53,12 @@ absl::StatusOr<ConversionResult> ConvertCheckpoint(const std::string& model_dir,
   std::vector<std::string> present;
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string path = absl::StrCat(model_dir, "/", files[i]);
-    LIGER_ASSIGN_OR_RETURN(int64_t size, ConvertFileSize(path));
-    if (size < 0 && i < weight_files) return absl::NotFoundError(absl::StrCat(path, " vanished"));
-    if (size < 0) continue;
+    struct stat st;
+    LIGER_ASSIGN_OR_RETURN(bool exists, StatIfExists(path, &st));
+    if (!exists && i < weight_files) return absl::NotFoundError(absl::StrCat(path, " vanished"));
+    if (!exists) continue;
     present.push_back(files[i]);
-    total_bytes += static_cast<uint64_t>(size);
+    total_bytes += static_cast<uint64_t>(st.st_size);
   }
 
   LIGER_ASSIGN_OR_RETURN(std::unique_ptr<StagingDirectory> staging,
@@ -93,7 +84,8 @@ absl::StatusOr<ConversionResult> ConvertCheckpoint(const std::string& model_dir,
   }
   ++step.file_index;
   step.file_name = "config.json";
-  LIGER_RETURN_IF_ERROR(WriteFileAtomically(staging->path() + "/config.json", config));
+  // The staging directory is private and Publish() syncs it, so a plain durable write suffices.
+  LIGER_RETURN_IF_ERROR(WriteNewFileDurably(staging->path() + "/config.json", config));
   step.bytes_written += config.size();
   LIGER_RETURN_IF_ERROR(report());
   LIGER_RETURN_IF_ERROR(staging->Publish());

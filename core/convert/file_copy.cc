@@ -6,10 +6,12 @@
 
 #include <cerrno>
 #include <memory>
+#include <string_view>
 #include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "core/io/file_util.h"
 #include "core/io/posix_error.h"
 #include "core/util/status_macros.h"
 
@@ -52,14 +54,7 @@ absl::StatusOr<size_t> ReadWriteStep(int in, int out, char* buffer, const std::s
       return PosixError("cannot read", from);
     }
     if (n == 0) break;
-    for (ssize_t done = 0; done < n;) {
-      const ssize_t written = ::write(out, buffer + done, static_cast<size_t>(n - done));
-      if (written < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("cannot write", to);
-      }
-      done += written;
-    }
+    LIGER_RETURN_IF_ERROR(WriteFully(out, std::string_view(buffer, static_cast<size_t>(n)), to));
     total += static_cast<size_t>(n);
   }
   return total;
@@ -110,18 +105,7 @@ absl::Status CopyFileDurably(const std::string& from, const std::string& to,
     return absl::DataLossError(absl::StrCat(from, " changed size while being copied (", expected,
                                             " bytes before, ", copied, " copied)"));
   }
-  if (::fsync(out.get()) != 0) return PosixError("cannot sync", to);
-  // close() can report deferred write errors (e.g. on network file systems).
-  if (::close(out.release()) != 0) return PosixError("cannot write", to);
-  return absl::OkStatus();
-}
-
-absl::Status FsyncDirectory(const std::string& dir) {
-  FileCopyFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return PosixError("cannot open directory", dir);
-  // Some file systems cannot sync directories (EINVAL); there is nothing more to do for them.
-  if (::fsync(fd.get()) != 0 && errno != EINVAL) return PosixError("cannot sync directory", dir);
-  return absl::OkStatus();
+  return FsyncAndClose(out.release(), to);
 }
 
 }  // namespace liger

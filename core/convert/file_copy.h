@@ -20,7 +20,4 @@ absl::Status CopyFileDurably(const std::string& from, const std::string& to,
                              const CopyStepCallback& on_step = nullptr,
                              bool use_kernel_copy = true);
 
-// Makes the entries of directory `dir` (created, renamed files) durable.
-absl::Status FsyncDirectory(const std::string& dir);
-
 }  // namespace liger

@@ -5,34 +5,18 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstdint>
 #include <filesystem>
-#include <random>
 #include <system_error>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "core/convert/file_copy.h"
+#include "core/io/file_util.h"
 #include "core/io/posix_error.h"
+#include "core/io/sibling_path.h"
 #include "core/util/status_macros.h"
 
 namespace liger {
 namespace {
-
-constexpr int kStagingNameAttempts = 16;
-
-uint64_t StagingRandomSuffix() {
-  std::random_device device;
-  return (uint64_t{device()} << 32) ^ device();
-}
-
-// False when nothing (not even a dangling symlink) is at `path`.
-absl::StatusOr<bool> StagingEntryExists(const std::string& path) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) == 0) return true;
-  if (errno == ENOENT) return false;
-  return PosixError("cannot stat", path);
-}
 
 absl::Status StagingAlreadyExists(const std::string& path) {
   return absl::AlreadyExistsError(absl::StrCat(path, " already exists"));
@@ -44,42 +28,28 @@ absl::StatusOr<std::unique_ptr<StagingDirectory>> StagingDirectory::Create(
     const std::string& final_path) {
   std::string target = final_path;
   while (target.size() > 1 && target.back() == '/') target.pop_back();
-  const size_t slash = target.rfind('/');
-  const std::string name = slash == std::string::npos ? target : target.substr(slash + 1);
-  if (name.empty() || name == "." || name == "..") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", final_path, "\" does not name a new directory"));
-  }
-  const std::string prefix = slash == std::string::npos ? "" : target.substr(0, slash + 1);
-  const std::string parent = slash == std::string::npos ? "."
-                             : slash == 0                ? "/"
-                                                         : target.substr(0, slash);
+  LIGER_ASSIGN_OR_RETURN(SiblingPath sibling, SplitSiblingPath(target, "a new directory"));
 
-  LIGER_ASSIGN_OR_RETURN(bool exists, StagingEntryExists(target));
+  // kNoFollow: even a dangling symlink at `target` is in the way.
+  LIGER_ASSIGN_OR_RETURN(bool exists, StatIfExists(target, nullptr, StatLinks::kNoFollow));
   if (exists) return StagingAlreadyExists(target);
   struct stat st;
-  if (::stat(parent.c_str(), &st) != 0) {
-    if (errno == ENOENT) {
-      return absl::NotFoundError(
-          absl::StrCat("the parent directory ", parent, " of ", target, " does not exist"));
-    }
-    return PosixError("cannot stat", parent);
+  LIGER_ASSIGN_OR_RETURN(bool parent_exists, StatIfExists(sibling.dir, &st));
+  if (!parent_exists) {
+    return absl::NotFoundError(
+        absl::StrCat("the parent directory ", sibling.dir, " of ", target, " does not exist"));
   }
   if (!S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(parent, " is not a directory"));
+    return absl::FailedPreconditionError(absl::StrCat(sibling.dir, " is not a directory"));
   }
 
-  for (int attempt = 0; attempt < kStagingNameAttempts; ++attempt) {
-    std::string path =
-        absl::StrFormat("%s.%s.partial-%016x", prefix, name, StagingRandomSuffix());
-    if (::mkdir(path.c_str(), 0777) == 0) {
-      return std::unique_ptr<StagingDirectory>(
-          new StagingDirectory(std::move(path), std::move(target), parent));
-    }
-    if (errno != EEXIST) return PosixError("cannot create a staging directory beside", target);
-  }
-  return absl::AlreadyExistsError(
-      absl::StrCat("cannot find an unused staging directory name beside ", target));
+  LIGER_ASSIGN_OR_RETURN(std::string path,
+                         CreateUniqueSibling(sibling, "partial", "a staging directory",
+                                             [](const std::string& candidate) {
+                                               return ::mkdir(candidate.c_str(), 0777) == 0;
+                                             }));
+  return std::unique_ptr<StagingDirectory>(
+      new StagingDirectory(std::move(path), std::move(target), std::move(sibling.dir)));
 }
 
 StagingDirectory::~StagingDirectory() {
@@ -99,7 +69,7 @@ absl::Status StagingDirectory::Publish() {
     if (errno != EINVAL) return PosixError(absl::StrCat("cannot rename ", path_, " to").c_str(),
                                            final_path_);
     // The file system cannot refuse to replace; check first, leaving only a narrow race.
-    LIGER_ASSIGN_OR_RETURN(bool exists, StagingEntryExists(final_path_));
+    LIGER_ASSIGN_OR_RETURN(bool exists, StatIfExists(final_path_, nullptr, StatLinks::kNoFollow));
     if (exists) return StagingAlreadyExists(final_path_);
     if (::rename(path_.c_str(), final_path_.c_str()) != 0) {
       return PosixError(absl::StrCat("cannot rename ", path_, " to").c_str(), final_path_);

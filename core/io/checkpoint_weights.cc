@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -23,14 +22,6 @@ constexpr size_t kMaxIndexBytes = size_t{100} << 20;
 
 std::string Quoted(const std::string& text) {
   return absl::StrCat("\"", absl::Utf8SafeCHexEscape(text), "\"");
-}
-
-// False when `path` does not exist (a dangling symlink counts as missing).
-absl::StatusOr<bool> Exists(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) return true;
-  if (errno == ENOENT) return false;
-  return PosixError("cannot stat", path);
 }
 
 // Shard names come from a file, so they must not reach outside the checkpoint directory.
@@ -54,13 +45,13 @@ absl::StatusOr<std::unique_ptr<CheckpointWeights>> CheckpointWeights::Open(
   if (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   std::unique_ptr<CheckpointWeights> weights(new CheckpointWeights(std::move(dir)));
 
-  absl::StatusOr<bool> single = Exists(absl::StrCat(weights->dir_, "/", kSingleFile));
+  absl::StatusOr<bool> single = StatIfExists(absl::StrCat(weights->dir_, "/", kSingleFile));
   if (!single.ok()) return single.status();
   absl::Status status;
   if (*single) {
     status = weights->AddFile(kSingleFile);
   } else {
-    absl::StatusOr<bool> index = Exists(absl::StrCat(weights->dir_, "/", kIndexFile));
+    absl::StatusOr<bool> index = StatIfExists(absl::StrCat(weights->dir_, "/", kIndexFile));
     if (!index.ok()) return index.status();
     if (!*index) {
       return absl::NotFoundError(
@@ -122,7 +113,7 @@ absl::Status CheckpointWeights::LoadIndex(const std::string& index_name) {
   }
 
   for (const auto& [shard, tensors] : tensors_by_shard) {
-    absl::StatusOr<bool> exists = Exists(absl::StrCat(dir_, "/", shard));
+    absl::StatusOr<bool> exists = StatIfExists(absl::StrCat(dir_, "/", shard));
     if (!exists.ok()) return exists.status();
     if (!*exists) {
       return absl::NotFoundError(

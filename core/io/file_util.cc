@@ -71,4 +71,56 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
   return (*writer)->Commit();
 }
 
+absl::Status WriteNewFileDurably(const std::string& path, std::string_view contents) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) return PosixError("cannot create", path);
+  if (absl::Status status = WriteFully(fd, contents, path); !status.ok()) {
+    ::close(fd);
+    return status;
+  }
+  return FsyncAndClose(fd, path);
+}
+
+absl::Status FsyncDirectory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return PosixError("cannot open directory", dir);
+  // Some file systems cannot sync directories (EINVAL); there is nothing more to do for them.
+  absl::Status status;
+  if (::fsync(fd) != 0 && errno != EINVAL) status = PosixError("cannot sync directory", dir);
+  ::close(fd);
+  return status;
+}
+
+absl::StatusOr<bool> StatIfExists(const std::string& path, struct stat* info, StatLinks links) {
+  struct stat ignored;
+  struct stat* st = info != nullptr ? info : &ignored;
+  const int rc =
+      links == StatLinks::kFollow ? ::stat(path.c_str(), st) : ::lstat(path.c_str(), st);
+  if (rc == 0) return true;
+  if (errno == ENOENT) return false;
+  return PosixError("cannot stat", path);
+}
+
+absl::Status WriteFully(int fd, std::string_view bytes, const std::string& path) {
+  while (!bytes.empty()) {
+    const ssize_t written = ::write(fd, bytes.data(), bytes.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return PosixError("cannot write", path);
+    }
+    bytes.remove_prefix(static_cast<size_t>(written));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FsyncAndClose(int fd, const std::string& path) {
+  if (::fsync(fd) != 0) {
+    absl::Status status = PosixError("cannot sync", path);
+    ::close(fd);
+    return status;
+  }
+  if (::close(fd) != 0) return PosixError("cannot write", path);
+  return absl::OkStatus();
+}
+
 }  // namespace liger

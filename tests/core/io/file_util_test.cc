@@ -92,5 +92,48 @@ TEST(WriteFileAtomicallyTest, MissingDirectoryFailsCleanly) {
   EXPECT_TRUE(dir.List().empty());
 }
 
+TEST(WriteNewFileDurablyTest, CreatesButNeverReplaces) {
+  TempDir dir;
+  ASSERT_TRUE(WriteNewFileDurably(dir.File("new"), std::string("a\0b", 3)).ok());
+  EXPECT_EQ(ReadBytes(dir.File("new")), std::string("a\0b", 3));
+  const absl::Status again = WriteNewFileDurably(dir.File("new"), "other");
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
+  EXPECT_EQ(ReadBytes(dir.File("new")), std::string("a\0b", 3));
+  EXPECT_EQ(WriteNewFileDurably(dir.File("none/new"), "x").code(), absl::StatusCode::kNotFound);
+}
+
+TEST(FsyncDirectoryTest, SyncsDirectoriesAndNamesMissingOnes) {
+  TempDir dir;
+  EXPECT_TRUE(FsyncDirectory(dir.path()).ok());
+  const absl::Status missing = FsyncDirectory(dir.File("missing"));
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.message(), HasSubstr(dir.File("missing")));
+}
+
+TEST(StatIfExistsTest, DanglingSymlinkIsAbsentOnlyWhenFollowed) {
+  TempDir dir;
+  WriteBytes(dir.File("file"), "12345");
+  struct stat info;
+  absl::StatusOr<bool> file = StatIfExists(dir.File("file"), &info);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE(*file);
+  EXPECT_EQ(info.st_size, 5);
+  absl::StatusOr<bool> missing = StatIfExists(dir.File("missing"));
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(*missing);
+
+  ASSERT_EQ(::symlink(dir.File("missing").c_str(), dir.File("link").c_str()), 0);
+  absl::StatusOr<bool> followed = StatIfExists(dir.File("link"));
+  ASSERT_TRUE(followed.ok());
+  EXPECT_FALSE(*followed);
+  absl::StatusOr<bool> link = StatIfExists(dir.File("link"), nullptr, StatLinks::kNoFollow);
+  ASSERT_TRUE(link.ok());
+  EXPECT_TRUE(*link);
+
+  // A path through a regular file is an error, not an absence.
+  const absl::StatusOr<bool> through = StatIfExists(dir.File("file/inside"));
+  EXPECT_EQ(through.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace liger
