@@ -5,7 +5,6 @@
 namespace liger {
 
 absl::Status ValidateGenerationOptions(const GenerationOptions& options, int64_t vocab) {
-  if (absl::Status s = ValidateSamplingParams(options.sampling); !s.ok()) return s;
   if (options.min_new_tokens < 0 || options.min_new_tokens > options.max_new_tokens) {
     return absl::InvalidArgumentError(absl::StrCat("min_new_tokens = ", options.min_new_tokens,
                                                    " must be in [0, max_new_tokens]"));

@@ -35,6 +35,7 @@ struct TokenEvent {
 enum class FinishReason { kLength, kStop, kEos, kCancelled };
 
 // INVALID_ARGUMENT naming the first option out of range; token ids must lie in [0, vocab).
+// options.sampling is left to Sampler::Create, which validates it.
 absl::Status ValidateGenerationOptions(const GenerationOptions& options, int64_t vocab);
 
 }  // namespace liger

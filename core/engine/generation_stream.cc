@@ -8,13 +8,10 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/engine/status_context.h"
 
 namespace liger {
 namespace {
-
-absl::Status StreamErrorWithContext(const absl::Status& status, absl::string_view context) {
-  return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
-}
 
 bool ContainsTokenId(const std::vector<int32_t>& ids, int32_t id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
@@ -31,6 +28,9 @@ absl::StatusOr<GenerationStream> GenerationStream::Create(const CausalLM& model,
   const int64_t model_vocab = model.config().vocab_size;
   const int64_t vocab = model_vocab > 0 ? std::min<int64_t>(model_vocab, tokenizer.vocab_size())
                                         : tokenizer.vocab_size();
+  // Sampler::Create checks the sampling params, which ValidateGenerationOptions leaves to it.
+  absl::StatusOr<Sampler> sampler = Sampler::Create(options.sampling);
+  if (!sampler.ok()) return sampler.status();
   if (absl::Status s = ValidateGenerationOptions(options, vocab); !s.ok()) return s;
   if (prompt.empty()) {
     return absl::InvalidArgumentError(
@@ -43,8 +43,6 @@ absl::StatusOr<GenerationStream> GenerationStream::Create(const CausalLM& model,
                                                      " is outside the vocabulary [0, ", vocab, ")"));
     }
   }
-  absl::StatusOr<Sampler> sampler = Sampler::Create(options.sampling);
-  if (!sampler.ok()) return sampler.status();
   std::vector<int32_t> eos_ids = model.config().eos_token_ids;
   if (tokenizer.eos_id().has_value()) eos_ids.push_back(*tokenizer.eos_id());
   return GenerationStream(tokenizer, prompt, options, vocab, *std::move(sampler),
@@ -85,7 +83,7 @@ absl::StatusOr<TokenEvent> GenerationStream::Next(const torch::Tensor& logits) {
     return absl::InvalidArgumentError(absl::StrCat("logits row: ", e.what_without_backtrace()));
   }
   absl::StatusOr<TokenEvent> sampled = Sample(row);
-  if (!sampled.ok()) return StreamErrorWithContext(sampled.status(), "sampling");
+  if (!sampled.ok()) return StatusWithContext(sampled.status(), "sampling");
   TokenEvent& event = *sampled;
   const int32_t token = event.token_id;
   history_.push_back(token);
@@ -94,7 +92,7 @@ absl::StatusOr<TokenEvent> GenerationStream::Next(const torch::Tensor& logits) {
   const bool is_stop_token = ContainsTokenId(options_.stop_token_ids, token);
   const bool ends = is_eos || is_stop_token || generated + 1 == options_.max_new_tokens;
   absl::StatusOr<std::string> delta = TextDelta(token, /*is_text=*/!is_eos && !is_stop_token, ends);
-  if (!delta.ok()) return StreamErrorWithContext(delta.status(), "decoding generated text");
+  if (!delta.ok()) return StatusWithContext(delta.status(), "decoding generated text");
   event.text_delta = *std::move(delta);
   if (matcher_.stopped()) {
     finish_ = FinishReason::kStop;

@@ -9,8 +9,9 @@
 
 namespace liger {
 
-// Token ids as the int64 [N] tensor on `device` that CausalLM::Prefill and DecodeStep take.
-// INTERNAL if the copy to the device fails.
-absl::StatusOr<torch::Tensor> TokenTensor(absl::Span<const int32_t> ids, torch::Device device);
+// Token ids as the int64 [N] CPU tensor that CausalLM::Prefill and DecodeStep take. The ids stay on
+// the host: the model moves them itself, and host ids spare its range check a device sync.
+// INTERNAL if the tensor cannot be allocated.
+absl::StatusOr<torch::Tensor> TokenTensor(absl::Span<const int32_t> ids);
 
 }  // namespace liger

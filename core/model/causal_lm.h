@@ -27,12 +27,14 @@ class CausalLM {
   // Stateless forward over input_ids [B, T] (int64, on any device): float32 logits [B, T, V].
   virtual absl::StatusOr<torch::Tensor> Forward(const torch::Tensor& input_ids) const = 0;
 
-  // Feeds tokens [T] (int64) after what `state` has seen, advancing it. Returns float32 logits
-  // [T, V] when all_logits, else [1, V] for the last token only.
+  // Feeds tokens [T] (int64, on any device: host ids spare the range check a device sync) after
+  // what `state` has seen, advancing it. Returns float32 logits [T, V] when all_logits, else [1, V]
+  // for the last token only.
   virtual absl::StatusOr<torch::Tensor> Prefill(const torch::Tensor& tokens, ModelState& state,
                                                 bool all_logits) const = 0;
 
-  // One token for each of N states (tokens [N], int64), advancing each: float32 logits [N, V].
+  // One token for each of N states (tokens [N], int64, on any device as for Prefill), advancing
+  // each: float32 logits [N, V].
   virtual absl::StatusOr<torch::Tensor> DecodeStep(absl::Span<ModelState* const> states,
                                                    const torch::Tensor& tokens) const = 0;
 };

@@ -6,25 +6,11 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "core/engine/status_context.h"
+#include "core/engine/step_logits.h"
 #include "core/engine/token_tensor.h"
 
 namespace liger {
-namespace {
-
-// Row `row` of a model's [N, V] logits, or INTERNAL naming the step when the shape is wrong.
-absl::StatusOr<torch::Tensor> ModelLogitsRow(const torch::Tensor& logits, int64_t row,
-                                             absl::string_view step) {
-  if (!logits.defined() || logits.dim() != 2 || row < 0 || row >= logits.size(0) ||
-      logits.size(1) < 1) {
-    return absl::InternalError(absl::StrCat(
-        step, " returned logits of shape [", logits.defined() ? absl::StrJoin(logits.sizes(), ", ") : "",
-        "], expected a row ", row, " of [N, V]"));
-  }
-  return logits[row];
-}
-
-}  // namespace
 
 ActiveGeneration::ActiveGeneration(GenerationRequest request, GenerationStream stream,
                                    absl::Time submitted, SchedulerObserver* observer)
@@ -57,18 +43,18 @@ absl::Status ActiveGeneration::Prefill(const CausalLM& model, int64_t max_tokens
     }
     const int64_t prompt_size = static_cast<int64_t>(request_.prompt.size());
     const int64_t count = std::min(max_tokens, prompt_size - prefilled_);
-    absl::StatusOr<torch::Tensor> tokens = TokenTensor(
-        absl::MakeConstSpan(request_.prompt).subspan(prefilled_, count), model.device());
+    absl::StatusOr<torch::Tensor> tokens =
+        TokenTensor(absl::MakeConstSpan(request_.prompt).subspan(prefilled_, count));
     if (!tokens.ok()) return tokens.status();
     absl::StatusOr<torch::Tensor> logits = model.Prefill(*tokens, *state_, /*all_logits=*/false);
-    if (!logits.ok()) {
-      return absl::Status(logits.status().code(),
-                          absl::StrCat("prefill: ", logits.status().message()));
-    }
+    if (!logits.ok()) return StatusWithContext(logits.status(), "prefill");
     prefilled_ += count;
     if (observer_ != nullptr) observer_->OnPromptTokens(count);
     if (!prefilled() || stream_.finished()) return absl::OkStatus();
-    return SampleAndSend(*logits, logits->dim() == 2 ? logits->size(0) - 1 : 0);
+    // Only the last chunk's logits are read, so only they are copied (and waited for).
+    logits = HostLogits(*logits, "prefill");
+    if (!logits.ok()) return logits.status();
+    return SampleAndSend(*logits, /*row=*/-1);
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("prefill: ", e.what_without_backtrace()));
   }
@@ -91,7 +77,7 @@ absl::Status ActiveGeneration::Advance(const torch::Tensor& logits, int64_t row)
 
 absl::Status ActiveGeneration::SampleAndSend(const torch::Tensor& logits, int64_t row) {
   absl::StatusOr<torch::Tensor> row_logits =
-      ModelLogitsRow(logits, row, last_sent_.has_value() ? "decode step" : "prefill");
+      LogitsRow(logits, row, last_sent_.has_value() ? "decode step" : "prefill");
   if (!row_logits.ok()) return row_logits.status();
   absl::StatusOr<TokenEvent> event = stream_.Next(*row_logits);
   if (!event.ok()) return event.status();

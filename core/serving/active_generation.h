@@ -42,8 +42,8 @@ class ActiveGeneration {
   int32_t pending_token() const { return *pending_; }
   ModelState* state() const { return state_; }
 
-  // The decode step fed pending_token(); row `row` of logits [N, V] follows it. Samples and sends
-  // the next token unless the request is over.
+  // The decode step fed pending_token(); row `row` of logits [N, V] (on the CPU, see HostLogits)
+  // follows it. Samples and sends the next token unless the request is over.
   absl::Status Advance(const torch::Tensor& logits, int64_t row);
 
   // Ends the request: releases the session (deletes it after an error, whose state is unusable),
@@ -51,6 +51,7 @@ class ActiveGeneration {
   void Finish(const absl::Status& error);
 
  private:
+  // row as in LogitsRow: -1 is the last.
   absl::Status SampleAndSend(const torch::Tensor& logits, int64_t row);
 
   GenerationRequest request_;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/engine/generation_stream.h"
+#include "core/engine/step_logits.h"
 #include "core/engine/token_tensor.h"
 
 namespace liger {
@@ -198,12 +199,11 @@ void GenerationScheduler::DecodeStep() {
     states.push_back(generation->state());
     tokens.push_back(generation->pending_token());
   }
-  absl::StatusOr<torch::Tensor> logits = TokenTensor(tokens, model_.device());
-  if (logits.ok()) logits = model_.DecodeStep(states, *logits);
+  absl::StatusOr<torch::Tensor> logits = TokenTensor(tokens);
+  if (logits.ok()) logits = HostLogits(model_.DecodeStep(states, *logits), "decode step");
   if (!logits.ok()) {
     // Every state in the batch may have been partly advanced: none can go on.
-    const absl::Status error(logits.status().code(),
-                             absl::StrCat("decode step: ", logits.status().message()));
+    const absl::Status& error = logits.status();
     for (auto& generation : running_) End(std::move(generation), error);
     running_.clear();
     return;

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstdint>
+
+#include <torch/types.h>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace liger {
+
+// The logits a model step (`step`, e.g. "prefill") returned, copied to the CPU in one transfer so
+// that the rows handed to the sampler need no device copy each. A failed step's status comes back
+// with its message prefixed by `step`; a failed copy is INTERNAL. An undefined tensor stays
+// undefined for LogitsRow to report.
+absl::StatusOr<torch::Tensor> HostLogits(const absl::StatusOr<torch::Tensor>& logits,
+                                         absl::string_view step);
+
+// Row `row` of logits [N, V] (negative rows count from the end: -1 is the last), or INTERNAL naming
+// `step` when the tensor has no such row.
+absl::StatusOr<torch::Tensor> LogitsRow(const torch::Tensor& logits, int64_t row,
+                                        absl::string_view step);
+
+}  // namespace liger
