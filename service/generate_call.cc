@@ -22,15 +22,14 @@ absl::Time GenerateCallDeadline(const grpc::CallbackServerContext& context) {
 
 }  // namespace
 
-GenerateCall::GenerateCall(std::unique_ptr<RpcScope> scope, SessionStore* sessions,
-                           ServiceMetrics* metrics)
-    : QueuedWriteReactor(std::move(scope)), sessions_(sessions), metrics_(metrics) {}
+GenerateCall::GenerateCall(std::unique_ptr<RpcScope> scope, SessionStore* sessions)
+    : QueuedWriteReactor(std::move(scope)), sessions_(sessions) {}
 
 GenerateCall* GenerateCall::Start(grpc::CallbackServerContext* context,
                                   const v1::GenerateRequest& request,
                                   std::unique_ptr<RpcScope> scope, ModelRegistry* models,
-                                  SessionStore* sessions, ServiceMetrics* metrics) {
-  auto* call = new GenerateCall(std::move(scope), sessions, metrics);
+                                  SessionStore* sessions) {
+  auto* call = new GenerateCall(std::move(scope), sessions);
   const absl::Status submitted = call->Submit(context, request, *models);
   // Nothing was submitted on error, so no callback can race this End.
   if (!submitted.ok()) call->End(submitted);
@@ -73,8 +72,6 @@ void GenerateCall::OnTokenEvent(const TokenEvent& event) {
 }
 
 void GenerateCall::OnGenerationEnd(const GenerationEnd& end) {
-  // The session was released before on_end, so the store knows its new size.
-  metrics_->RecordSessions(sessions_->Stats());
   scope().AddLogField("prompt_tokens", end.usage.prompt_tokens);
   scope().AddLogField("generated_tokens", end.usage.generated_tokens);
   v1::GenerateResponse last = held_.has_value() ? *std::move(held_) : v1::GenerateResponse();

@@ -14,7 +14,6 @@
 #include "liger/v1/liger.pb.h"
 #include "service/queued_write_reactor.h"
 #include "service/rpc_scope.h"
-#include "service/service_metrics.h"
 
 namespace liger::service {
 
@@ -30,11 +29,10 @@ class GenerateCall final : public QueuedWriteReactor<v1::GenerateResponse> {
   // to gRPC. Every pointer must outlive the call; `scope` must be admitted.
   static GenerateCall* Start(grpc::CallbackServerContext* context,
                              const v1::GenerateRequest& request, std::unique_ptr<RpcScope> scope,
-                             ModelRegistry* models, SessionStore* sessions,
-                             ServiceMetrics* metrics);
+                             ModelRegistry* models, SessionStore* sessions);
 
  private:
-  GenerateCall(std::unique_ptr<RpcScope> scope, SessionStore* sessions, ServiceMetrics* metrics);
+  GenerateCall(std::unique_ptr<RpcScope> scope, SessionStore* sessions);
 
   // Resolves model and session and submits; on error nothing was submitted.
   absl::Status Submit(grpc::CallbackServerContext* context, const v1::GenerateRequest& request,
@@ -46,7 +44,6 @@ class GenerateCall final : public QueuedWriteReactor<v1::GenerateResponse> {
   void OnClientGone() override { cancellation_->Cancel(); }
 
   SessionStore* const sessions_;
-  ServiceMetrics* const metrics_;
   const std::shared_ptr<CancellationToken> cancellation_ = std::make_shared<CancellationToken>();
   // Keeps the model (and its scheduler) alive until the call is done.
   std::shared_ptr<const HostedModel> model_;

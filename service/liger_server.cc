@@ -25,11 +25,10 @@ std::string DialAddress(const std::string& host, int port) {
 LigerServer::LigerServer(ModelRegistry* models, std::unique_ptr<SessionStore> sessions,
                          ServiceMetrics* metrics, StructuredLogger* logger)
     : models_(models),
+      metrics_(metrics),
       sessions_(std::move(sessions)),
       service_(std::make_unique<LigerServiceImpl>(models, sessions_.get(), &gate_, metrics, logger,
-                                                  [this] { UpdateHealth(); })) {
-  metrics->RecordSessions(sessions_->Stats());
-}
+                                                  [this] { UpdateHealth(); })) {}
 
 absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOptions& options,
                                                                 ModelRegistry* models,
@@ -70,10 +69,17 @@ absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOpti
     server->server_ = std::move(grpc_server);
   }
   server->UpdateHealth();
+  // Only a started server takes the session metrics over: one that failed to start leaves them to
+  // whichever server has them.
+  metrics->ObserveSessions(server->sessions_.get());
   return server;
 }
 
-LigerServer::~LigerServer() { Shutdown(absl::ZeroDuration()); }
+LigerServer::~LigerServer() {
+  Shutdown(absl::ZeroDuration());
+  // Scrapes must stop reading the store before it goes.
+  if (server_ != nullptr) metrics_->ObserveSessions(nullptr);
+}
 
 void LigerServer::UpdateHealth() {
   absl::MutexLock lock(&health_mu_);

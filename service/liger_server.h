@@ -28,7 +28,7 @@ struct ServerOptions {
 // The gRPC server of `liger serve`: liger.v1.LigerService, grpc.health.v1.Health (SERVING while at
 // least one model is loaded, NOT_SERVING otherwise and from the start of shutdown) and server
 // reflection, on one plaintext port. It holds the sessions' states (one SessionStore for every
-// model).
+// model), whose session metrics it reports while it runs (ServiceMetrics::ObserveSessions).
 class LigerServer {
  public:
   // Starts serving. The registry, metrics and logger must outlive the server. INVALID_ARGUMENT for
@@ -61,6 +61,7 @@ class LigerServer {
   void UpdateHealth();
 
   ModelRegistry* const models_;
+  ServiceMetrics* const metrics_;
   std::string address_;
   int port_ = 0;
   // Serializes health updates, so the last one always reflects the latest model count.

@@ -16,7 +16,6 @@
 #include "service/generate_call.h"
 #include "service/model_translation.h"
 #include "service/session_translation.h"
-#include "service/unary_call.h"
 
 namespace liger::service {
 namespace {
@@ -51,11 +50,8 @@ grpc::ServerUnaryReactor* LigerServiceImpl::LoadModel(grpc::CallbackServerContex
     call->FinishWith(call->scope().admitted() ? spec.status() : RpcScope::Rejection());
     return call;
   }
-  model_loads_.Schedule([this, context, call, response, spec = *std::move(spec)] {
-    // A client that gave up while the load waited in line need not cost a load.
-    call->FinishWith(context->IsCancelled()
-                         ? absl::CancelledError("the client cancelled the request")
-                         : DoLoadModel(spec, call->scope(), response));
+  ScheduleModelWork(context, call, [this, response, spec = *std::move(spec)](RpcScope& scope) {
+    return DoLoadModel(spec, scope, response);
   });
   return call;
 }
@@ -73,15 +69,22 @@ absl::Status LigerServiceImpl::DoLoadModel(const ModelLoadSpec& spec, RpcScope& 
 grpc::ServerUnaryReactor* LigerServiceImpl::UnloadModel(grpc::CallbackServerContext* context,
                                                         const v1::UnloadModelRequest* request,
                                                         v1::UnloadModelResponse* /*response*/) {
-  return RunUnary(context, "UnloadModel",
-                  [&](RpcScope& scope) { return DoUnloadModel(*request, scope); });
+  auto* call = new UnaryCall(NewScope(context, "UnloadModel"));
+  if (!call->scope().admitted() || request->name().empty()) {
+    call->FinishWith(call->scope().admitted() ? absl::InvalidArgumentError("name is required")
+                                              : RpcScope::Rejection());
+    return call;
+  }
+  // Unloading waits for the model's generations to drain, which a callback thread must not.
+  ScheduleModelWork(context, call, [this, name = request->name()](RpcScope& scope) {
+    return DoUnloadModel(name, scope);
+  });
+  return call;
 }
 
-absl::Status LigerServiceImpl::DoUnloadModel(const v1::UnloadModelRequest& request,
-                                             RpcScope& scope) {
-  if (request.name().empty()) return absl::InvalidArgumentError("name is required");
-  scope.AddLogField("model", request.name());
-  LIGER_RETURN_IF_ERROR(models_->Unload(request.name()));
+absl::Status LigerServiceImpl::DoUnloadModel(const std::string& name, RpcScope& scope) {
+  scope.AddLogField("model", name);
+  LIGER_RETURN_IF_ERROR(models_->Unload(name));
   on_models_changed_();
   return absl::OkStatus();
 }
@@ -145,7 +148,7 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* LigerServiceImpl::Generate(
     return new FinishedWriteReactor<v1::GenerateResponse>(std::move(scope),
                                                           RpcScope::Rejection());
   }
-  return GenerateCall::Start(context, *request, std::move(scope), models_, sessions_, metrics_);
+  return GenerateCall::Start(context, *request, std::move(scope), models_, sessions_);
 }
 
 // --- Sessions
@@ -172,7 +175,6 @@ absl::Status LigerServiceImpl::DoCreateSession(const v1::CreateSessionRequest& r
         absl::StrCat("cannot allocate a session state: ", e.what_without_backtrace()));
   }
   LIGER_ASSIGN_OR_RETURN(SessionInfo info, sessions_->Create(model->name, std::move(state)));
-  metrics_->RecordSessions(sessions_->Stats());
   scope.AddLogField("session_id", info.id);
   SessionInfoToProto(info, response->mutable_session());
   return absl::OkStatus();
@@ -195,7 +197,6 @@ grpc::ServerUnaryReactor* LigerServiceImpl::DeleteSession(grpc::CallbackServerCo
   return RunUnary(context, "DeleteSession", [&](RpcScope& scope) -> absl::Status {
     scope.AddLogField("session_id", request->session_id());
     LIGER_RETURN_IF_ERROR(sessions_->Delete(request->session_id()));
-    metrics_->RecordSessions(sessions_->Stats());
     return absl::OkStatus();
   });
 }
@@ -206,7 +207,6 @@ grpc::ServerUnaryReactor* LigerServiceImpl::ForkSession(grpc::CallbackServerCont
   return RunUnary(context, "ForkSession", [&](RpcScope& scope) -> absl::Status {
     scope.AddLogField("session_id", request->session_id());
     LIGER_ASSIGN_OR_RETURN(SessionInfo info, sessions_->Fork(request->session_id()));
-    metrics_->RecordSessions(sessions_->Stats());
     scope.AddLogField("fork_id", info.id);
     SessionInfoToProto(info, response->mutable_session());
     return absl::OkStatus();
@@ -228,7 +228,6 @@ absl::Status LigerServiceImpl::DoListSessions(const v1::ListSessionsRequest& req
     }
   }
   const SessionStoreStats stats = sessions_->Stats();
-  metrics_->RecordSessions(stats);
   response->set_state_bytes_used(stats.used_bytes);
   response->set_state_bytes_budget(stats.budget_bytes);
   return absl::OkStatus();
@@ -253,7 +252,7 @@ grpc::ServerWriteReactor<v1::ConvertResponse>* LigerServiceImpl::Convert(
   scope->AddLogField("output_dir", request->output_dir());
   auto* call = new ConvertCall(std::move(scope));
   conversions_.Schedule([this, call, request = *request, options = *std::move(options)] {
-    call->Run(request, options, *models_, on_models_changed_);
+    call->Run(request, options, *models_, model_loads_, on_models_changed_);
   });
   return call;
 }
@@ -304,6 +303,17 @@ grpc::ServerUnaryReactor* LigerServiceImpl::RunUnary(grpc::CallbackServerContext
   auto* call = new UnaryCall(NewScope(context, method));
   call->FinishWith(call->scope().admitted() ? work(call->scope()) : RpcScope::Rejection());
   return call;
+}
+
+template <typename Work>
+void LigerServiceImpl::ScheduleModelWork(grpc::CallbackServerContext* context, UnaryCall* call,
+                                         Work work) {
+  model_loads_.Schedule([context, call, work = std::move(work)] {
+    // A client that gave up while the work waited in line need not cost it.
+    call->FinishWith(context->IsCancelled()
+                         ? absl::CancelledError("the client cancelled the request")
+                         : work(call->scope()));
+  });
 }
 
 grpc::ServerUnaryReactor* LigerServiceImpl::UnimplementedUnary(grpc::CallbackServerContext* context,

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <string>
 
 #include <grpcpp/grpcpp.h>
 
@@ -14,14 +16,16 @@
 #include "service/serial_executor.h"
 #include "service/service_metrics.h"
 #include "service/structured_logger.h"
+#include "service/unary_call.h"
 
 namespace liger::service {
 
 // liger.v1.LigerService on gRPC's callback API. It translates protobuf to core calls and statuses
-// back, and records every call (RpcScope); the work itself is core's. Model loads and conversions
-// run on threads of their own (SerialExecutor), generations on their model's scheduler
-// (GenerateCall), everything else inline: those calls are quick. Calls pass through a DrainGate,
-// so a shutting-down server refuses new ones with UNAVAILABLE.
+// back, and records every call (RpcScope); the work itself is core's. Model loads and unloads (an
+// unload waits for the model's generations to drain) run one at a time on a thread of their own,
+// conversions on another that hands their loads to the first (SerialExecutor); generations run on
+// their model's scheduler (GenerateCall), everything else inline: those calls are quick. Calls pass
+// through a DrainGate, so a shutting-down server refuses new ones with UNAVAILABLE.
 //
 // The fine-tuning job RPCs answer UNIMPLEMENTED for now.
 class LigerServiceImpl final : public v1::LigerService::CallbackService {
@@ -88,7 +92,7 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
  private:
   absl::Status DoLoadModel(const ModelLoadSpec& spec, RpcScope& scope,
                            v1::LoadModelResponse* response);
-  absl::Status DoUnloadModel(const v1::UnloadModelRequest& request, RpcScope& scope);
+  absl::Status DoUnloadModel(const std::string& name, RpcScope& scope);
   absl::Status DoTokenize(const v1::TokenizeRequest& request, RpcScope& scope,
                           v1::TokenizeResponse* response);
   absl::Status DoDetokenize(const v1::DetokenizeRequest& request, RpcScope& scope,
@@ -105,6 +109,10 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
   template <typename Work>
   grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, absl::string_view method,
                                      Work work);
+  // Finishes `call` with `work(scope)` run on model_loads_, or CANCELLED if the client gave up
+  // while it waited in line.
+  template <typename Work>
+  void ScheduleModelWork(grpc::CallbackServerContext* context, UnaryCall* call, Work work);
   // UNIMPLEMENTED for an RPC this server does not offer yet, recorded like any call.
   grpc::ServerUnaryReactor* UnimplementedUnary(grpc::CallbackServerContext* context,
                                                absl::string_view method);
@@ -118,7 +126,9 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
   ServiceMetrics* const metrics_;
   StructuredLogger* const logger_;
   const std::function<void()> on_models_changed_;
-  // Last, so they are destroyed first: their queued tasks use everything above.
+  // Last, so they are destroyed first: their queued tasks use everything above. Loads (Convert's
+  // too) and unloads go through model_loads_, so no two ever overlap. conversions_ comes after it,
+  // so it is destroyed first: its remaining tasks may still hand loads to model_loads_.
   SerialExecutor model_loads_;
   SerialExecutor conversions_;
 };

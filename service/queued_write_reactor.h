@@ -16,9 +16,9 @@ namespace liger::service {
 // A server-streaming reactor fed from a worker thread: Send queues a message and the reactor
 // writes them one at a time (gRPC allows one write in flight), so a slow client costs memory for
 // the queue but never blocks the producer; End finishes the call once the queue is written. When
-// the client goes away (cancellation, deadline, a failed write) the queue is dropped and
-// OnClientGone tells the subclass to stop producing; it must still call End. Owns the call's
-// scope, and deletes itself when gRPC is done.
+// the client goes away (cancellation, deadline, a failed write) the queue is dropped, and the
+// subclass should stop producing (OnClientGone tells it, or it polls client_gone()); it must still
+// call End. Owns the call's scope, and deletes itself when gRPC is done.
 template <typename Response>
 class QueuedWriteReactor : public grpc::ServerWriteReactor<Response> {
  public:
@@ -53,7 +53,14 @@ class QueuedWriteReactor : public grpc::ServerWriteReactor<Response> {
   ~QueuedWriteReactor() override = default;
 
   // The client is gone: stop producing soon and End. May come more than once, on any thread.
-  virtual void OnClientGone() = 0;
+  // Subclasses that poll client_gone() instead need not override it.
+  virtual void OnClientGone() {}
+
+  // Whether the client has gone away (see the class comment). Any thread.
+  bool client_gone() {
+    absl::MutexLock lock(&mu_);
+    return client_gone_;
+  }
 
  private:
   void Advance() {

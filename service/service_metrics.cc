@@ -1,5 +1,7 @@
 #include "service/service_metrics.h"
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,11 +18,22 @@ const std::vector<double>& RequestDurationBuckets() {
   return bounds;
 }
 
-absl::StatusOr<metrics::Gauge*> ServiceSessionGauge(metrics::Registry& registry,
-                                                    const std::string& name,
-                                                    const std::string& help) {
-  LIGER_ASSIGN_OR_RETURN(metrics::Family<metrics::Gauge> * family, registry.AddGauge(name, help));
+absl::StatusOr<metrics::CallbackGauge*> ServiceSessionGauge(metrics::Registry& registry,
+                                                            const std::string& name,
+                                                            const std::string& help) {
+  LIGER_ASSIGN_OR_RETURN(metrics::Family<metrics::CallbackGauge> * family,
+                         registry.AddCallbackGauge(name, help));
   return family->WithLabels({});
+}
+
+// A scrape-time reader of one field of `sessions`' stats; empty (detaching) for a null store.
+std::function<double()> SessionStatReader(SessionStore* sessions,
+                                          int64_t SessionStoreStats::*field) {
+  if (sessions == nullptr) return nullptr;
+  return [sessions, field] {
+    sessions->SweepExpired();
+    return static_cast<double>(sessions->Stats().*field);
+  };
 }
 
 }  // namespace
@@ -51,11 +64,12 @@ absl::StatusOr<std::unique_ptr<ServiceMetrics>> ServiceMetrics::Create(
       sessions.budget_bytes,
       ServiceSessionGauge(registry, "liger_session_state_budget_bytes",
                           "Bytes the sessions' states may occupy (--session-budget-bytes)."));
-  LIGER_ASSIGN_OR_RETURN(metrics::Family<metrics::Gauge> * removed,
-                         registry.AddGauge("liger_sessions_removed",
-                                           "Sessions the server removed since it started: evicted "
-                                           "to make room or expired after idling.",
-                                           {"reason"}));
+  LIGER_ASSIGN_OR_RETURN(
+      metrics::Family<metrics::CallbackGauge> * removed,
+      registry.AddCallbackGauge("liger_sessions_removed",
+                                "Sessions the server removed since it started: evicted "
+                                "to make room or expired after idling.",
+                                {"reason"}));
   LIGER_ASSIGN_OR_RETURN(sessions.evicted, removed->WithLabels({"evicted"}));
   LIGER_ASSIGN_OR_RETURN(sessions.expired, removed->WithLabels({"expired"}));
   return std::unique_ptr<ServiceMetrics>(
@@ -76,12 +90,13 @@ void ServiceMetrics::RecordRequest(absl::string_view method, absl::StatusCode co
   if (histogram.ok()) (*histogram)->Observe(absl::ToDoubleSeconds(latency));
 }
 
-void ServiceMetrics::RecordSessions(const SessionStoreStats& stats) {
-  sessions_.sessions->Set(static_cast<double>(stats.sessions));
-  sessions_.used_bytes->Set(static_cast<double>(stats.used_bytes));
-  sessions_.budget_bytes->Set(static_cast<double>(stats.budget_bytes));
-  sessions_.evicted->Set(static_cast<double>(stats.evicted));
-  sessions_.expired->Set(static_cast<double>(stats.expired));
+void ServiceMetrics::ObserveSessions(SessionStore* sessions) {
+  sessions_.sessions->SetCallback(SessionStatReader(sessions, &SessionStoreStats::sessions));
+  sessions_.used_bytes->SetCallback(SessionStatReader(sessions, &SessionStoreStats::used_bytes));
+  sessions_.budget_bytes->SetCallback(
+      SessionStatReader(sessions, &SessionStoreStats::budget_bytes));
+  sessions_.evicted->SetCallback(SessionStatReader(sessions, &SessionStoreStats::evicted));
+  sessions_.expired->SetCallback(SessionStatReader(sessions, &SessionStoreStats::expired));
 }
 
 }  // namespace liger::service

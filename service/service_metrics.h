@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "core/hosting/model_registry.h"
 #include "core/serving/session_info.h"
+#include "core/serving/session_store.h"
 #include "service/metrics/registry.h"
 
 namespace liger::service {
@@ -20,6 +21,7 @@ namespace liger::service {
 //   liger_session_state_bytes                    bytes their states occupy
 //   liger_session_state_budget_bytes             the bytes they may occupy
 //   liger_sessions_removed                       sessions evicted for room or expired, by reason
+// The session series are read at scrape time from the store that ObserveSessions names.
 class ServiceMetrics {
  public:
   // Registers the families on `registry`, which must outlive this object; `models` must outlive it
@@ -33,16 +35,17 @@ class ServiceMetrics {
 
   // `method`: the RPC's short name ("Tokenize"); `code`: the status it finished with.
   void RecordRequest(absl::string_view method, absl::StatusCode code, absl::Duration latency);
-  // The session store after a change.
-  void RecordSessions(const SessionStoreStats& stats);
+  // Reads `sessions` at every scrape from now on (expiring idle sessions first, so the numbers are
+  // current); nullptr detaches it. Once this returns, the previous store is no longer read.
+  void ObserveSessions(SessionStore* sessions);
 
  private:
   struct SessionGauges {
-    metrics::Gauge* sessions = nullptr;
-    metrics::Gauge* used_bytes = nullptr;
-    metrics::Gauge* budget_bytes = nullptr;
-    metrics::Gauge* evicted = nullptr;
-    metrics::Gauge* expired = nullptr;
+    metrics::CallbackGauge* sessions = nullptr;
+    metrics::CallbackGauge* used_bytes = nullptr;
+    metrics::CallbackGauge* budget_bytes = nullptr;
+    metrics::CallbackGauge* evicted = nullptr;
+    metrics::CallbackGauge* expired = nullptr;
   };
 
   ServiceMetrics(metrics::Family<metrics::Counter>* requests,
