@@ -11,6 +11,15 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& w, const torch
   return b.defined() ? torch::linear(x, w, b) : torch::linear(x, w);
 }
 
+// Linear plus the adapter's delta for projection `p` of layer `layer`, if it adapts that one.
+torch::Tensor Project(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                      const ProjectionAdapter* adapter, int64_t layer, Projection p) {
+  torch::Tensor y = Linear(x, w, b);
+  if (adapter == nullptr) return y;
+  torch::Tensor delta = adapter->Delta(layer, p, x);
+  return delta.defined() ? y + delta : y;
+}
+
 // [B, T, heads * D] -> [B, heads, T, D], with the optional per-head RMSNorm Qwen3 applies.
 torch::Tensor SplitHeads(const torch::Tensor& x, int64_t heads, int64_t head_dim,
                          const torch::Tensor& norm, double eps) {
@@ -43,7 +52,8 @@ std::unique_ptr<ModelState> Transformer::NewState() const {
 }
 
 torch::Tensor Transformer::Run(const torch::Tensor& ids, const torch::Tensor& positions,
-                               absl::Span<ModelState* const> states, RunMode mode) const {
+                               absl::Span<ModelState* const> states, RunMode mode,
+                               const ProjectionAdapter* adapter) const {
   const ModelConfig& c = config_;
   const int64_t batch = ids.size(0);
   const int64_t steps = ids.size(1);
@@ -53,14 +63,15 @@ torch::Tensor Transformer::Run(const torch::Tensor& ids, const torch::Tensor& po
   std::vector<LayerState*> layer_states(states.size());
   for (size_t i = 0; i < weights_.layers.size(); ++i) {
     const LayerWeights& w = weights_.layers[i];
+    const auto layer = static_cast<int64_t>(i);
     torch::Tensor h = RmsNorm(x, w.input_norm, c.rms_norm_eps);
     MixerInputs in;
-    in.q = SplitHeads(Linear(h, w.q_proj, w.q_bias), c.num_attention_heads, c.head_dim, w.q_norm,
-                      c.rms_norm_eps);
-    in.k = SplitHeads(Linear(h, w.k_proj, w.k_bias), c.num_key_value_heads, c.head_dim, w.k_norm,
-                      c.rms_norm_eps);
-    in.v = SplitHeads(Linear(h, w.v_proj, w.v_bias), c.num_key_value_heads, c.head_dim,
-                      torch::Tensor(), c.rms_norm_eps);
+    in.q = SplitHeads(Project(h, w.q_proj, w.q_bias, adapter, layer, Projection::kQ),
+                      c.num_attention_heads, c.head_dim, w.q_norm, c.rms_norm_eps);
+    in.k = SplitHeads(Project(h, w.k_proj, w.k_bias, adapter, layer, Projection::kK),
+                      c.num_key_value_heads, c.head_dim, w.k_norm, c.rms_norm_eps);
+    in.v = SplitHeads(Project(h, w.v_proj, w.v_bias, adapter, layer, Projection::kV),
+                      c.num_key_value_heads, c.head_dim, torch::Tensor(), c.rms_norm_eps);
     in.cos = cos;
     in.sin = sin;
     for (size_t b = 0; b < states.size(); ++b) {
@@ -75,11 +86,12 @@ torch::Tensor Transformer::Run(const torch::Tensor& ids, const torch::Tensor& po
       o = mixers_[i]->Decode(in, layer_states);
     }
     o = o.transpose(1, 2).reshape({batch, steps, c.num_attention_heads * c.head_dim});
-    x = x + Linear(o, w.o_proj, w.o_bias);
+    x = x + Project(o, w.o_proj, w.o_bias, adapter, layer, Projection::kO);
     h = RmsNorm(x, w.post_attention_norm, c.rms_norm_eps);
-    torch::Tensor gate = Linear(h, w.gate_proj, w.gate_bias);
-    torch::Tensor up = Linear(h, w.up_proj, w.up_bias);
-    x = x + Linear(torch::silu(gate) * up, w.down_proj, w.down_bias);
+    torch::Tensor gate = Project(h, w.gate_proj, w.gate_bias, adapter, layer, Projection::kGate);
+    torch::Tensor up = Project(h, w.up_proj, w.up_bias, adapter, layer, Projection::kUp);
+    x = x + Project(torch::silu(gate) * up, w.down_proj, w.down_bias, adapter, layer,
+                    Projection::kDown);
   }
   return RmsNorm(x, weights_.final_norm, c.rms_norm_eps);
 }
@@ -113,6 +125,18 @@ absl::StatusOr<torch::Tensor> Transformer::Forward(const torch::Tensor& input_id
     torch::Tensor ids = input_ids.to(device_, torch::kInt64);
     torch::Tensor positions = torch::arange(ids.size(1), ids.options()).unsqueeze(0);
     return Logits(Run(ids, positions, {}, RunMode::kForward));
+  } catch (const c10::Error& e) {
+    return ToStatus(e);
+  }
+}
+
+absl::StatusOr<torch::Tensor> Transformer::TrainingForward(const torch::Tensor& input_ids,
+                                                          const ProjectionAdapter* adapter) const {
+  if (absl::Status s = CheckTokens(input_ids, 2); !s.ok()) return s;
+  try {
+    torch::Tensor ids = input_ids.to(device_, torch::kInt64);
+    torch::Tensor positions = torch::arange(ids.size(1), ids.options()).unsqueeze(0);
+    return Logits(Run(ids, positions, {}, RunMode::kForward, adapter));
   } catch (const c10::Error& e) {
     return ToStatus(e);
   }

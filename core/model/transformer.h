@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/model/causal_lm.h"
+#include "core/model/projection_adapter.h"
 #include "core/model/rotary_embedding.h"
 #include "core/model/sequence_mixer.h"
 #include "core/model/transformer_weights.h"
@@ -30,14 +31,24 @@ class Transformer : public CausalLM {
   absl::StatusOr<torch::Tensor> DecodeStep(absl::Span<ModelState* const> states,
                                            const torch::Tensor& tokens) const override;
 
+  // Forward for training: float32 logits [B, T, V] for input_ids [B, T] (int64), through the same
+  // path as Forward with `adapter` (may be null) adding its deltas to the projections. Unlike
+  // Forward it keeps the caller's grad mode (on by default), so the logits carry a graph back to
+  // the adapter's tensors (the base weights do not require grad), and evaluation can run it under a
+  // NoGradGuard.
+  absl::StatusOr<torch::Tensor> TrainingForward(const torch::Tensor& input_ids,
+                                                const ProjectionAdapter* adapter) const;
+
  private:
   // kForward: stateless whole sequences; kPrefill: one state (B == 1) advanced by T tokens;
   // kDecode: B states advanced by one token each.
   enum class RunMode { kForward, kPrefill, kDecode };
 
-  // ids [B, T] at positions [B or 1, T]; returns the final hidden states [B, T, hidden].
+  // ids [B, T] at positions [B or 1, T]; returns the final hidden states [B, T, hidden]. `adapter`
+  // (may be null) adds its deltas to the projections.
   torch::Tensor Run(const torch::Tensor& ids, const torch::Tensor& positions,
-                    absl::Span<ModelState* const> states, RunMode mode) const;
+                    absl::Span<ModelState* const> states, RunMode mode,
+                    const ProjectionAdapter* adapter = nullptr) const;
   torch::Tensor Logits(const torch::Tensor& hidden) const;
   absl::Status CheckTokens(const torch::Tensor& tokens, int64_t dims) const;
 

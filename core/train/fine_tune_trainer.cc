@@ -1,0 +1,257 @@
+#include "core/train/fine_tune_trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "core/train/epoch_order.h"
+#include "core/train/resume_options.h"
+#include "core/util/status_macros.h"
+
+namespace liger {
+namespace {
+
+int64_t TrainerTotalSteps(const FineTuneOptions& options, int64_t steps_per_epoch) {
+  int64_t total = options.epochs > 0 ? steps_per_epoch * options.epochs : options.max_steps;
+  if (options.max_steps > 0) total = std::min(total, options.max_steps);
+  return total;
+}
+
+// LoRA dropout draws from the default generators, so they are part of the resumable state.
+at::Generator TrainerGenerator(torch::Device device) {
+  return device.is_cpu() ? at::detail::getDefaultCPUGenerator()
+                         : at::globalContext().defaultGenerator(device);
+}
+
+torch::Tensor TrainerGeneratorState(torch::Device device) {
+  at::Generator generator = TrainerGenerator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void SetTrainerGeneratorState(torch::Device device, const torch::Tensor& state) {
+  at::Generator generator = TrainerGenerator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+// The key under which torch::optim keeps a parameter's state.
+std::string OptimizerStateKey(const torch::Tensor& parameter) {
+  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+}
+
+}  // namespace
+
+FineTuneTrainer::FineTuneTrainer(const FineTuneOptions& options, const Transformer& model,
+                                 LoraAdapters& adapters, const PackedSequences& train,
+                                 const PackedSequences* eval)
+    : options_(options),
+      model_(model),
+      adapters_(adapters),
+      train_(train),
+      eval_(eval),
+      device_(model.device()),
+      parameters_(adapters.NamedParameters()),
+      steps_per_epoch_((train.size() + static_cast<int64_t>(options.micro_batch_size) *
+                                           options.gradient_accumulation_steps - 1) /
+                       (static_cast<int64_t>(options.micro_batch_size) *
+                        options.gradient_accumulation_steps)),
+      total_steps_(TrainerTotalSteps(options, steps_per_epoch_)),
+      learning_rate_(options.learning_rate, options.schedule, options.warmup_steps, total_steps_) {
+  std::vector<torch::Tensor> tensors;
+  for (const auto& named : parameters_) tensors.push_back(named.second);
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      tensors, torch::optim::AdamWOptions(options.learning_rate)
+                   .betas(std::make_tuple(options.adam_beta1, options.adam_beta2))
+                   .weight_decay(options.weight_decay));
+  order_ = EpochOrder(train_.size(), options_.seed, epoch_);
+  progress_.total_steps = total_steps_;
+}
+
+void FineTuneTrainer::SeedRandomness() {
+  for (torch::Device device : {torch::Device(torch::kCPU), device_}) {
+    at::Generator generator = TrainerGenerator(device);
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_current_seed(options_.seed);
+  }
+  CaptureRandomness();
+}
+
+void FineTuneTrainer::CaptureRandomness() {
+  cpu_rng_state_ = TrainerGeneratorState(torch::kCPU);
+  if (!device_.is_cpu()) device_rng_state_ = TrainerGeneratorState(device_);
+}
+
+absl::Status FineTuneTrainer::Restore(const TrainingCheckpoint& c) {
+  if (c.step < 0 || c.step > total_steps_ || c.epoch < 0 || c.next_sequence < 0 ||
+      c.next_sequence > train_.size() || c.tokens_processed < 0) {
+    return absl::DataLossError(absl::StrCat("the checkpoint's position (step ", c.step, ", epoch ",
+                                            c.epoch, ", sequence ", c.next_sequence,
+                                            ") does not fit this run"));
+  }
+  LIGER_RETURN_IF_ERROR(adapters_.LoadParameters(c.adapter));
+  for (const auto& [name, parameter] : parameters_) {
+    auto it = c.optimizer.find(name);
+    if (it == c.optimizer.end()) continue;  // no step had updated it yet
+    const AdamMoments& moments = it->second;
+    if (!moments.exp_avg.sizes().equals(parameter.sizes()) ||
+        !moments.exp_avg_sq.sizes().equals(parameter.sizes())) {
+      return absl::DataLossError(
+          absl::StrCat("the checkpoint's optimizer state for ", name, " has the wrong shape"));
+    }
+    auto state = std::make_unique<torch::optim::AdamWParamState>();
+    state->step(moments.steps);
+    state->exp_avg(moments.exp_avg.to(parameter.options()));
+    state->exp_avg_sq(moments.exp_avg_sq.to(parameter.options()));
+    optimizer_->state()[OptimizerStateKey(parameter)] = std::move(state);
+  }
+  SetTrainerGeneratorState(torch::kCPU, c.cpu_rng_state);
+  if (!device_.is_cpu() && c.device_rng_state.defined()) {
+    SetTrainerGeneratorState(device_, c.device_rng_state);
+  }
+  CaptureRandomness();
+  epoch_ = c.epoch;
+  next_sequence_ = c.next_sequence;
+  order_ = EpochOrder(train_.size(), options_.seed, epoch_);
+  progress_.step = c.step;
+  progress_.epoch = static_cast<int32_t>(epoch_ + 1);
+  progress_.tokens_processed = c.tokens_processed;
+  progress_.eval_perplexity = c.eval_perplexity;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<torch::Tensor> FineTuneTrainer::SummedLoss(const torch::Tensor& inputs,
+                                                          const torch::Tensor& labels) {
+  LIGER_ASSIGN_OR_RETURN(torch::Tensor logits,
+                         model_.TrainingForward(inputs.to(device_), &adapters_));
+  return torch::nn::functional::cross_entropy(
+      logits.reshape({-1, logits.size(-1)}), labels.to(device_).reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kUntrainedLabel).reduction(
+          torch::kSum));
+}
+
+absl::StatusOr<bool> FineTuneTrainer::Step(const std::function<bool()>& stop_requested) {
+  if (next_sequence_ >= train_.size()) {
+    ++epoch_;
+    next_sequence_ = 0;
+    order_ = EpochOrder(train_.size(), options_.seed, epoch_);
+  }
+  const int64_t micro = options_.micro_batch_size;
+  const int64_t count = std::min<int64_t>(micro * options_.gradient_accumulation_steps,
+                                          train_.size() - next_sequence_);
+  const absl::Span<const int64_t> batch(order_.data() + next_sequence_, count);
+  // The loss is the mean over every trained label of the whole step, however it is split.
+  const double trained = static_cast<double>(train_.TrainedLabels(batch));
+  const double learning_rate = learning_rate_.At(progress_.step + 1);
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(learning_rate);
+  optimizer_->zero_grad();
+  adapters_.SetTraining(true);
+  const auto start = std::chrono::steady_clock::now();
+  double loss_sum = 0;
+  for (int64_t first = 0; first < count; first += micro) {
+    if (stop_requested && stop_requested()) return false;
+    auto [inputs, labels] = train_.Batch(batch.subspan(first, std::min(micro, count - first)));
+    LIGER_ASSIGN_OR_RETURN(torch::Tensor loss, SummedLoss(inputs, labels));
+    (loss / trained).backward();
+    loss_sum += loss.item<double>();
+  }
+  if (options_.max_grad_norm > 0) {
+    torch::nn::utils::clip_grad_norm_(optimizer_->param_groups()[0].params(),
+                                      options_.max_grad_norm);
+  }
+  optimizer_->step();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const int64_t tokens = count * train_.sequence_length();
+  next_sequence_ += count;
+  CaptureRandomness();
+  progress_.step += 1;
+  progress_.epoch = static_cast<int32_t>(epoch_ + 1);
+  progress_.loss = loss_sum / trained;
+  progress_.learning_rate = learning_rate;
+  progress_.tokens_per_second = seconds > 0 ? static_cast<double>(tokens) / seconds : 0;
+  progress_.tokens_processed += tokens;
+  return true;
+}
+
+absl::StatusOr<double> FineTuneTrainer::EvalPerplexity() {
+  torch::NoGradGuard no_grad;
+  adapters_.SetTraining(false);
+  double loss_sum = 0;
+  int64_t trained = 0;
+  std::vector<int64_t> indices;
+  for (int64_t first = 0; first < eval_->size(); first += options_.micro_batch_size) {
+    indices.clear();
+    for (int64_t i = first; i < std::min<int64_t>(eval_->size(), first + options_.micro_batch_size);
+         ++i) {
+      indices.push_back(i);
+    }
+    auto [inputs, labels] = eval_->Batch(indices);
+    LIGER_ASSIGN_OR_RETURN(torch::Tensor loss, SummedLoss(inputs, labels));
+    loss_sum += loss.item<double>();
+    trained += eval_->TrainedLabels(indices);
+  }
+  return std::exp(loss_sum / static_cast<double>(trained));
+}
+
+TrainingCheckpoint FineTuneTrainer::Snapshot() const {
+  TrainingCheckpoint c;
+  c.step = progress_.step;
+  c.epoch = epoch_;
+  c.next_sequence = next_sequence_;
+  c.tokens_processed = progress_.tokens_processed;
+  c.eval_perplexity = progress_.eval_perplexity;
+  c.adapter = parameters_;
+  for (const auto& [name, parameter] : parameters_) {
+    auto it = optimizer_->state().find(OptimizerStateKey(parameter));
+    if (it == optimizer_->state().end()) continue;
+    const auto& state = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+    c.optimizer[name] = AdamMoments{state.step(), state.exp_avg(), state.exp_avg_sq()};
+  }
+  c.cpu_rng_state = cpu_rng_state_;
+  c.device_rng_state = device_rng_state_;
+  return c;
+}
+
+absl::Status FineTuneTrainer::SaveCheckpoint() {
+  TrainingCheckpoint c = Snapshot();
+  c.data_checksum = train_.Checksum();
+  c.options = ResumeOptionsJson(options_);
+  return SaveTrainingCheckpoint(FineTuneResumeDir(options_.output_dir), c);
+}
+
+absl::Status FineTuneTrainer::Train(const FineTuneProgressCallback& on_progress,
+                                    const std::function<bool()>& stop_requested) {
+  while (progress_.step < total_steps_) {
+    LIGER_ASSIGN_OR_RETURN(bool completed, Step(stop_requested));
+    if (!completed) {
+      absl::Status saved = SaveCheckpoint();
+      if (!saved.ok()) {
+        return absl::Status(saved.code(), absl::StrCat("stopped at step ", progress_.step,
+                                                       " but could not save a checkpoint: ",
+                                                       saved.message()));
+      }
+      return absl::CancelledError(absl::StrCat("fine-tuning stopped after step ", progress_.step,
+                                               " of ", total_steps_, " (checkpoint saved)"));
+    }
+    const int64_t step = progress_.step;
+    const bool eval_due = eval_ != nullptr &&
+                          ((options_.eval_every_steps > 0 && step % options_.eval_every_steps == 0) ||
+                           step == total_steps_);
+    if (eval_due) {
+      LIGER_ASSIGN_OR_RETURN(double perplexity, EvalPerplexity());
+      progress_.eval_perplexity = perplexity;
+    }
+    absl::Status reported = on_progress ? on_progress(progress_) : absl::OkStatus();
+    const bool save_due = options_.save_every_steps > 0 && step % options_.save_every_steps == 0;
+    if (!reported.ok() || save_due) LIGER_RETURN_IF_ERROR(SaveCheckpoint());
+    if (!reported.ok()) return reported;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace liger

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/model/transformer.h"
+#include "core/train/fine_tune.h"
+#include "core/train/learning_rate_plan.h"
+#include "core/train/lora_adapters.h"
+#include "core/train/packed_sequences.h"
+#include "core/train/training_checkpoint.h"
+
+namespace liger {
+
+// The optimisation loop of RunFineTune: AdamW over the adapter parameters, the learning-rate plan,
+// gradient accumulation and clipping, periodic evaluation, and checkpoints in
+// FineTuneResumeDir(options.output_dir). The model, adapters and data must outlive it.
+class FineTuneTrainer {
+ public:
+  FineTuneTrainer(const FineTuneOptions& options, const Transformer& model, LoraAdapters& adapters,
+                  const PackedSequences& train, const PackedSequences* eval);
+
+  // Starts from scratch: seeds the random generators that LoRA dropout draws from.
+  void SeedRandomness();
+  // Continues after a checkpoint whose options and data the caller has matched with this run's.
+  // DATA_LOSS when it does not fit this run (e.g. a position beyond the data).
+  absl::Status Restore(const TrainingCheckpoint& checkpoint);
+
+  // Trains up to total_steps(), reporting each step to `on_progress` (may be empty). When
+  // `stop_requested` (may be empty) turns true, polled before every micro-batch, or the callback
+  // fails, writes a checkpoint of the last completed step and returns CANCELLED or the callback's
+  // status.
+  absl::Status Train(const FineTuneProgressCallback& on_progress,
+                     const std::function<bool()>& stop_requested);
+
+  int64_t total_steps() const { return total_steps_; }
+  const FineTuneProgress& progress() const { return progress_; }
+
+ private:
+  // One optimizer step; false when stopped before it completed (nothing is then changed but the
+  // gradients).
+  absl::StatusOr<bool> Step(const std::function<bool()>& stop_requested);
+  // Sum of the cross-entropy over the trained labels of one micro-batch.
+  absl::StatusOr<torch::Tensor> SummedLoss(const torch::Tensor& inputs, const torch::Tensor& labels);
+  absl::StatusOr<double> EvalPerplexity();
+  void CaptureRandomness();
+  TrainingCheckpoint Snapshot() const;
+  absl::Status SaveCheckpoint();
+
+  const FineTuneOptions& options_;
+  const Transformer& model_;
+  LoraAdapters& adapters_;
+  const PackedSequences& train_;
+  const PackedSequences* eval_;
+  torch::Device device_;
+  std::vector<std::pair<std::string, torch::Tensor>> parameters_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  int64_t steps_per_epoch_;
+  int64_t total_steps_;
+  LearningRatePlan learning_rate_;
+
+  int64_t epoch_ = 0;  // 0-based
+  int64_t next_sequence_ = 0;
+  std::vector<int64_t> order_;
+  FineTuneProgress progress_;
+  // The generators' states after the last completed step, which a checkpoint records.
+  torch::Tensor cpu_rng_state_;
+  torch::Tensor device_rng_state_;
+};
+
+}  // namespace liger
