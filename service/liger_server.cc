@@ -1,6 +1,8 @@
 #include "service/liger_server.h"
 
 #include <chrono>
+#include <functional>
+#include <thread>
 #include <utility>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -10,25 +12,50 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/train/fine_tune.h"
 #include "grpc/health/v1/health.pb.h"
 
 namespace liger::service {
 namespace {
+
+// How long the streams ended at shutdown get to send their last message.
+constexpr std::chrono::seconds kFinalFlush(1);
 
 std::string DialAddress(const std::string& host, int port) {
   const bool ipv6 = absl::StrContains(host, ":") && !absl::StartsWith(host, "[");
   return ipv6 ? absl::StrCat("[", host, "]:", port) : absl::StrCat(host, ":", port);
 }
 
+absl::StatusOr<std::unique_ptr<JobManager>> NewServerJobManager(const ServerOptions& options,
+                                                                 StructuredLogger* logger) {
+  JobManagerOptions jobs;
+  jobs.runner = options.fine_tune_runner;
+  if (!jobs.runner) {
+    jobs.runner = [](const FineTuneOptions& run, const FineTuneProgressCallback& on_progress,
+                     const std::function<bool()>& stop_requested) {
+      return RunFineTune(run, on_progress, stop_requested);
+    };
+  }
+  jobs.jobs_dir = options.jobs_dir;
+  jobs.on_error = [logger](const absl::Status& status) {
+    logger->Error("fine-tuning jobs", {{"error", status.ToString()}});
+  };
+  return JobManager::Create(std::move(jobs));
+}
+
 }  // namespace
 
-LigerServer::LigerServer(ModelRegistry* models, std::unique_ptr<SessionStore> sessions,
+LigerServer::LigerServer(const ServerOptions& options, ModelRegistry* models,
+                         std::unique_ptr<SessionStore> sessions, std::unique_ptr<JobManager> jobs,
                          ServiceMetrics* metrics, StructuredLogger* logger)
     : models_(models),
       metrics_(metrics),
       sessions_(std::move(sessions)),
-      service_(std::make_unique<LigerServiceImpl>(models, sessions_.get(), &gate_, metrics, logger,
-                                                  [this] { UpdateHealth(); })) {}
+      jobs_(std::move(jobs)),
+      service_(std::make_unique<LigerServiceImpl>(
+          models, sessions_.get(), jobs_.get(),
+          FineTuneDefaults{options.fine_tune_dtype, options.fine_tune_device}, &gate_, metrics,
+          logger, [this] { UpdateHealth(); })) {}
 
 absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOptions& options,
                                                                 ModelRegistry* models,
@@ -47,8 +74,10 @@ absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOpti
 
   absl::StatusOr<std::unique_ptr<SessionStore>> sessions = SessionStore::New(options.sessions);
   if (!sessions.ok()) return sessions.status();
-  std::unique_ptr<LigerServer> server(
-      new LigerServer(models, *std::move(sessions), metrics, logger));
+  absl::StatusOr<std::unique_ptr<JobManager>> jobs = NewServerJobManager(options, logger);
+  if (!jobs.ok()) return jobs.status();
+  std::unique_ptr<LigerServer> server(new LigerServer(options, models, *std::move(sessions),
+                                                      *std::move(jobs), metrics, logger));
   const std::string requested = DialAddress(options.host, options.port);
   int selected_port = 0;
   grpc::ServerBuilder builder;
@@ -69,16 +98,20 @@ absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOpti
     server->server_ = std::move(grpc_server);
   }
   server->UpdateHealth();
-  // Only a started server takes the session metrics over: one that failed to start leaves them to
-  // whichever server has them.
+  // Only a started server takes the session and job metrics over: one that failed to start leaves
+  // them to whichever server has them.
   metrics->ObserveSessions(server->sessions_.get());
+  metrics->ObserveJobs(server->jobs_.get());
   return server;
 }
 
 LigerServer::~LigerServer() {
   Shutdown(absl::ZeroDuration());
-  // Scrapes must stop reading the store before it goes.
-  if (server_ != nullptr) metrics_->ObserveSessions(nullptr);
+  // Scrapes must stop reading the store and the jobs before they go.
+  if (server_ != nullptr) {
+    metrics_->ObserveSessions(nullptr);
+    metrics_->ObserveJobs(nullptr);
+  }
 }
 
 void LigerServer::UpdateHealth() {
@@ -99,10 +132,19 @@ void LigerServer::Shutdown(absl::Duration grace) {
     // NOT_SERVING for every service from now on, so load balancers stop sending work.
     server_->GetHealthCheckService()->Shutdown();
   }
+  // The job manager stops the running job (which ends the WatchJob streams the drain waits for)
+  // while the gate drains the other calls, both within the grace period.
+  std::thread stop_jobs([this, grace] { jobs_->Shutdown(grace); });
   gate_.Drain(absl::Now() + grace);
-  // Whatever still runs is past its grace: cancel it, and close idle client connections now
-  // rather than wait for clients to leave.
-  server_->Shutdown(std::chrono::system_clock::now());
+  stop_jobs.join();
+  // Generations still running are past their grace: their schedulers end them, so each stream
+  // closes the documented way (FINISH_REASON_CANCELLED, with its usage) rather than being cut.
+  for (const std::shared_ptr<const HostedModel>& model : models_->List()) {
+    model->scheduler->Shutdown(absl::ZeroDuration());
+  }
+  // Then gRPC gets a moment to flush those last messages before it cancels what is left and
+  // closes idle client connections, rather than wait for clients to leave.
+  server_->Shutdown(std::chrono::system_clock::now() + kFinalFlush);
   server_->Wait();
 }
 

@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/hosting/model_registry.h"
+#include "core/jobs/job_manager.h"
 #include "core/serving/session_store.h"
 #include "service/drain_gate.h"
 #include "service/liger_service.h"
@@ -23,17 +24,24 @@ struct ServerOptions {
   int port = 0;  // 0 picks a free port; see LigerServer::port()
   // The sessions' state budget and idle TTL.
   SessionStoreOptions sessions;
+  // Fine-tuning jobs: where their records persist (empty: in memory only), what runs them (empty:
+  // RunFineTune), and the dtype and device of FineTune requests that leave them unset.
+  std::string jobs_dir;
+  FineTuneRunner fine_tune_runner;
+  std::string fine_tune_dtype = "float32";
+  std::string fine_tune_device = "cpu";
 };
 
 // The gRPC server of `liger serve`: liger.v1.LigerService, grpc.health.v1.Health (SERVING while at
 // least one model is loaded, NOT_SERVING otherwise and from the start of shutdown) and server
 // reflection, on one plaintext port. It holds the sessions' states (one SessionStore for every
-// model), whose session metrics it reports while it runs (ServiceMetrics::ObserveSessions).
+// model) and the fine-tuning jobs (a JobManager), whose metrics it reports while it runs
+// (ServiceMetrics::ObserveSessions, ObserveJobs).
 class LigerServer {
  public:
   // Starts serving. The registry, metrics and logger must outlive the server. INVALID_ARGUMENT for
   // a port outside [0, 65535] or a session budget or TTL that is not positive; UNAVAILABLE when
-  // host:port cannot be bound.
+  // host:port cannot be bound; the jobs directory's errors (JobManager::Create).
   static absl::StatusOr<std::unique_ptr<LigerServer>> Start(const ServerOptions& options,
                                                             ModelRegistry* models,
                                                             ServiceMetrics* metrics,
@@ -49,12 +57,14 @@ class LigerServer {
   const std::string& address() const { return address_; }
 
   // Health turns NOT_SERVING and new calls are refused (UNAVAILABLE); calls in flight get up to
-  // `grace` to finish, then are cancelled and the port closes. Returns once every call has ended.
-  // Idempotent.
+  // `grace` to finish, then are cancelled and the port closes. Meanwhile the running fine-tuning
+  // job is stopped (JobManager::Shutdown, within the same grace), which ends the WatchJob streams.
+  // Returns once every call has ended. Idempotent.
   void Shutdown(absl::Duration grace);
 
  private:
-  LigerServer(ModelRegistry* models, std::unique_ptr<SessionStore> sessions,
+  LigerServer(const ServerOptions& options, ModelRegistry* models,
+              std::unique_ptr<SessionStore> sessions, std::unique_ptr<JobManager> jobs,
               ServiceMetrics* metrics, StructuredLogger* logger);
 
   // Health follows the number of loaded models.
@@ -70,6 +80,7 @@ class LigerServer {
   DrainGate gate_;
   // Before service_, which uses them.
   std::unique_ptr<SessionStore> sessions_;
+  std::unique_ptr<JobManager> jobs_;
   // Before server_, which refers to it and so must be destroyed first.
   std::unique_ptr<LigerServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

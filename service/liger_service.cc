@@ -1,6 +1,7 @@
 #include "service/liger_service.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,24 +16,20 @@
 #include "service/finished_write_reactor.h"
 #include "service/generate_call.h"
 #include "service/model_translation.h"
+#include "service/job_translation.h"
 #include "service/session_translation.h"
+#include "service/watch_job_call.h"
 
 namespace liger::service {
-namespace {
 
-absl::Status NotOfferedYet(absl::string_view method) {
-  return absl::UnimplementedError(
-      absl::StrCat("liger.v1.LigerService/", method, " is not available on this server yet"));
-}
-
-}  // namespace
-
-LigerServiceImpl::LigerServiceImpl(ModelRegistry* models, SessionStore* sessions,
-                                   DrainGate* gate, ServiceMetrics* metrics,
-                                   StructuredLogger* logger,
+LigerServiceImpl::LigerServiceImpl(ModelRegistry* models, SessionStore* sessions, JobManager* jobs,
+                                   FineTuneDefaults fine_tune_defaults, DrainGate* gate,
+                                   ServiceMetrics* metrics, StructuredLogger* logger,
                                    std::function<void()> on_models_changed)
     : models_(models),
       sessions_(sessions),
+      jobs_(jobs),
+      fine_tune_defaults_(std::move(fine_tune_defaults)),
       gate_(gate),
       metrics_(metrics),
       logger_(logger),
@@ -257,36 +254,72 @@ grpc::ServerWriteReactor<v1::ConvertResponse>* LigerServiceImpl::Convert(
   return call;
 }
 
-// --- Not offered yet
+// --- Fine-tuning jobs
 // ------------------------------------------------------------------------------
 
 grpc::ServerUnaryReactor* LigerServiceImpl::FineTune(grpc::CallbackServerContext* context,
-                                                     const v1::FineTuneRequest* /*request*/,
-                                                     v1::FineTuneResponse* /*response*/) {
-  return UnimplementedUnary(context, "FineTune");
+                                                     const v1::FineTuneRequest* request,
+                                                     v1::FineTuneResponse* response) {
+  return RunUnary(context, "FineTune",
+                  [&](RpcScope& scope) { return DoFineTune(*request, scope, response); });
+}
+
+absl::Status LigerServiceImpl::DoFineTune(const v1::FineTuneRequest& request, RpcScope& scope,
+                                          v1::FineTuneResponse* response) {
+  scope.AddLogField("model_dir", request.model_dir());
+  scope.AddLogField("output_dir", request.output_dir());
+  LIGER_ASSIGN_OR_RETURN(
+      FineTuneOptions options,
+      FineTuneOptionsFromProto(request, fine_tune_defaults_.dtype, fine_tune_defaults_.device));
+  LIGER_ASSIGN_OR_RETURN(JobSnapshot job, jobs_->Submit(options));
+  scope.AddLogField("job_id", job.id);
+  JobSnapshotToProto(job, response->mutable_job());
+  return absl::OkStatus();
 }
 
 grpc::ServerWriteReactor<v1::WatchJobResponse>* LigerServiceImpl::WatchJob(
-    grpc::CallbackServerContext* context, const v1::WatchJobRequest* /*request*/) {
-  return UnimplementedStream<v1::WatchJobResponse>(context, "WatchJob");
+    grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
+  std::unique_ptr<RpcScope> scope = NewScope(context, "WatchJob");
+  if (!scope->admitted()) {
+    return new FinishedWriteReactor<v1::WatchJobResponse>(std::move(scope),
+                                                          RpcScope::Rejection());
+  }
+  return WatchJobCall::Start(std::move(scope), *jobs_, request->job_id());
 }
 
 grpc::ServerUnaryReactor* LigerServiceImpl::GetJob(grpc::CallbackServerContext* context,
-                                                   const v1::GetJobRequest* /*request*/,
-                                                   v1::GetJobResponse* /*response*/) {
-  return UnimplementedUnary(context, "GetJob");
+                                                   const v1::GetJobRequest* request,
+                                                   v1::GetJobResponse* response) {
+  return RunUnary(context, "GetJob", [&](RpcScope& scope) -> absl::Status {
+    scope.AddLogField("job_id", request->job_id());
+    LIGER_ASSIGN_OR_RETURN(JobSnapshot job, jobs_->Get(request->job_id()));
+    JobSnapshotToProto(job, response->mutable_job());
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* LigerServiceImpl::ListJobs(grpc::CallbackServerContext* context,
-                                                     const v1::ListJobsRequest* /*request*/,
-                                                     v1::ListJobsResponse* /*response*/) {
-  return UnimplementedUnary(context, "ListJobs");
+                                                     const v1::ListJobsRequest* request,
+                                                     v1::ListJobsResponse* response) {
+  return RunUnary(context, "ListJobs", [&](RpcScope& /*scope*/) -> absl::Status {
+    LIGER_ASSIGN_OR_RETURN(std::optional<JobState> state,
+                           JobStateFilterFromProto(request->state()));
+    for (const JobSnapshot& job : jobs_->List(state)) {
+      JobSnapshotToProto(job, response->add_jobs());
+    }
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* LigerServiceImpl::CancelJob(grpc::CallbackServerContext* context,
-                                                      const v1::CancelJobRequest* /*request*/,
-                                                      v1::CancelJobResponse* /*response*/) {
-  return UnimplementedUnary(context, "CancelJob");
+                                                      const v1::CancelJobRequest* request,
+                                                      v1::CancelJobResponse* response) {
+  return RunUnary(context, "CancelJob", [&](RpcScope& scope) -> absl::Status {
+    scope.AddLogField("job_id", request->job_id());
+    LIGER_ASSIGN_OR_RETURN(JobSnapshot job, jobs_->Cancel(request->job_id()));
+    JobSnapshotToProto(job, response->mutable_job());
+    return absl::OkStatus();
+  });
 }
 
 // --- Helpers
@@ -314,19 +347,6 @@ void LigerServiceImpl::ScheduleModelWork(grpc::CallbackServerContext* context, U
                          ? absl::CancelledError("the client cancelled the request")
                          : work(call->scope()));
   });
-}
-
-grpc::ServerUnaryReactor* LigerServiceImpl::UnimplementedUnary(grpc::CallbackServerContext* context,
-                                                               absl::string_view method) {
-  return RunUnary(context, method, [method](RpcScope& /*scope*/) { return NotOfferedYet(method); });
-}
-
-template <typename Response>
-grpc::ServerWriteReactor<Response>* LigerServiceImpl::UnimplementedStream(
-    grpc::CallbackServerContext* context, absl::string_view method) {
-  std::unique_ptr<RpcScope> scope = NewScope(context, method);
-  const absl::Status status = scope->admitted() ? NotOfferedYet(method) : RpcScope::Rejection();
-  return new FinishedWriteReactor<Response>(std::move(scope), status);
 }
 
 }  // namespace liger::service

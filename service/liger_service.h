@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "core/hosting/model_registry.h"
+#include "core/jobs/job_manager.h"
 #include "core/serving/session_store.h"
 #include "liger/v1/liger.grpc.pb.h"
 #include "service/drain_gate.h"
@@ -20,21 +21,27 @@
 
 namespace liger::service {
 
+// The dtype and device of FineTune requests that leave them unset.
+struct FineTuneDefaults {
+  std::string dtype;
+  std::string device;
+};
+
 // liger.v1.LigerService on gRPC's callback API. It translates protobuf to core calls and statuses
 // back, and records every call (RpcScope); the work itself is core's. Model loads and unloads (an
 // unload waits for the model's generations to drain) run one at a time on a thread of their own,
 // conversions on another that hands their loads to the first (SerialExecutor); generations run on
 // their model's scheduler (GenerateCall), everything else inline: those calls are quick. Calls pass
-// through a DrainGate, so a shutting-down server refuses new ones with UNAVAILABLE.
-//
-// The fine-tuning job RPCs answer UNIMPLEMENTED for now.
+// through a DrainGate, so a shutting-down server refuses new ones with UNAVAILABLE. Fine-tuning
+// jobs run on the JobManager's thread; their RPCs only submit, read or cancel them, and WatchJob
+// streams the manager's updates (WatchJobCall).
 class LigerServiceImpl final : public v1::LigerService::CallbackService {
  public:
   // Every pointer must outlive the service. `on_models_changed` runs after each successful
   // LoadModel or UnloadModel, e.g. to update the health status.
-  LigerServiceImpl(ModelRegistry* models, SessionStore* sessions, DrainGate* gate,
-                   ServiceMetrics* metrics, StructuredLogger* logger,
-                   std::function<void()> on_models_changed);
+  LigerServiceImpl(ModelRegistry* models, SessionStore* sessions, JobManager* jobs,
+                   FineTuneDefaults fine_tune_defaults, DrainGate* gate, ServiceMetrics* metrics,
+                   StructuredLogger* logger, std::function<void()> on_models_changed);
 
   grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
                                       const v1::LoadModelRequest* request,
@@ -101,6 +108,8 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
                                v1::CreateSessionResponse* response);
   absl::Status DoListSessions(const v1::ListSessionsRequest& request,
                               v1::ListSessionsResponse* response);
+  absl::Status DoFineTune(const v1::FineTuneRequest& request, RpcScope& scope,
+                          v1::FineTuneResponse* response);
 
   std::unique_ptr<RpcScope> NewScope(grpc::CallbackServerContext* context,
                                      absl::string_view method);
@@ -113,15 +122,11 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
   // while it waited in line.
   template <typename Work>
   void ScheduleModelWork(grpc::CallbackServerContext* context, UnaryCall* call, Work work);
-  // UNIMPLEMENTED for an RPC this server does not offer yet, recorded like any call.
-  grpc::ServerUnaryReactor* UnimplementedUnary(grpc::CallbackServerContext* context,
-                                               absl::string_view method);
-  template <typename Response>
-  grpc::ServerWriteReactor<Response>* UnimplementedStream(grpc::CallbackServerContext* context,
-                                                          absl::string_view method);
 
   ModelRegistry* const models_;
   SessionStore* const sessions_;
+  JobManager* const jobs_;
+  const FineTuneDefaults fine_tune_defaults_;
   DrainGate* const gate_;
   ServiceMetrics* const metrics_;
   StructuredLogger* const logger_;

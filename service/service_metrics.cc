@@ -72,8 +72,9 @@ absl::StatusOr<std::unique_ptr<ServiceMetrics>> ServiceMetrics::Create(
                                 {"reason"}));
   LIGER_ASSIGN_OR_RETURN(sessions.evicted, removed->WithLabels({"evicted"}));
   LIGER_ASSIGN_OR_RETURN(sessions.expired, removed->WithLabels({"expired"}));
+  LIGER_ASSIGN_OR_RETURN(std::unique_ptr<JobMetrics> jobs, JobMetrics::Create(registry));
   return std::unique_ptr<ServiceMetrics>(
-      new ServiceMetrics(requests, durations, models_loaded, sessions));
+      new ServiceMetrics(requests, durations, models_loaded, sessions, std::move(jobs)));
 }
 
 ServiceMetrics::~ServiceMetrics() { models_loaded_->SetCallback(nullptr); }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -9,6 +10,7 @@
 #include "core/hosting/model_registry.h"
 #include "core/serving/session_info.h"
 #include "core/serving/session_store.h"
+#include "service/job_metrics.h"
 #include "service/metrics/registry.h"
 
 namespace liger::service {
@@ -21,7 +23,8 @@ namespace liger::service {
 //   liger_session_state_bytes                    bytes their states occupy
 //   liger_session_state_budget_bytes             the bytes they may occupy
 //   liger_sessions_removed                       sessions evicted for room or expired, by reason
-// The session series are read at scrape time from the store that ObserveSessions names.
+// and the fine-tuning job and device memory series of JobMetrics. The session and job series are
+// read at scrape time from the store and job manager that ObserveSessions and ObserveJobs name.
 class ServiceMetrics {
  public:
   // Registers the families on `registry`, which must outlive this object; `models` must outlive it
@@ -38,6 +41,8 @@ class ServiceMetrics {
   // Reads `sessions` at every scrape from now on (expiring idle sessions first, so the numbers are
   // current); nullptr detaches it. Once this returns, the previous store is no longer read.
   void ObserveSessions(SessionStore* sessions);
+  // Reads `jobs` at every scrape from now on; nullptr detaches it (see JobMetrics::Observe).
+  void ObserveJobs(const JobManager* jobs) { jobs_->Observe(jobs); }
 
  private:
   struct SessionGauges {
@@ -50,16 +55,19 @@ class ServiceMetrics {
 
   ServiceMetrics(metrics::Family<metrics::Counter>* requests,
                  metrics::Family<metrics::Histogram>* durations,
-                 metrics::CallbackGauge* models_loaded, SessionGauges sessions)
+                 metrics::CallbackGauge* models_loaded, SessionGauges sessions,
+                 std::unique_ptr<JobMetrics> jobs)
       : requests_(requests),
         durations_(durations),
         models_loaded_(models_loaded),
-        sessions_(sessions) {}
+        sessions_(sessions),
+        jobs_(std::move(jobs)) {}
 
   metrics::Family<metrics::Counter>* const requests_;
   metrics::Family<metrics::Histogram>* const durations_;
   metrics::CallbackGauge* const models_loaded_;
   const SessionGauges sessions_;
+  const std::unique_ptr<JobMetrics> jobs_;
 };
 
 }  // namespace liger::service

@@ -254,12 +254,18 @@ TEST_F(LigerServerTest, DetokenizeRoundTripsAndRejectsUnknownIds) {
   EXPECT_EQ(detokenize(request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
-TEST_F(LigerServerTest, RpcsNotOfferedYetAnswerUnimplemented) {
-  grpc::ClientContext context;
-  SetDeadline(&context);
+TEST_F(LigerServerTest, JobRpcsAreOffered) {
+  // Every RPC is offered now; the job RPCs answer for themselves (job_rpc_test.cc has the rest).
+  grpc::ClientContext fine_tune;
+  SetDeadline(&fine_tune);
   v1::FineTuneResponse response;
-  EXPECT_EQ(stub_->FineTune(&context, v1::FineTuneRequest(), &response).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(stub_->FineTune(&fine_tune, v1::FineTuneRequest(), &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext list;
+  SetDeadline(&list);
+  v1::ListJobsResponse jobs;
+  EXPECT_TRUE(stub_->ListJobs(&list, v1::ListJobsRequest(), &jobs).ok());
+  EXPECT_EQ(jobs.jobs_size(), 0);
 }
 
 TEST_F(LigerServerTest, RequestIdsAreEchoedOrGenerated) {

@@ -1,4 +1,4 @@
-// Protobuf <-> core translation: models, generation options and conversion options.
+// Protobuf <-> core translation: models, generation, conversion and fine-tuning options.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include "core/tokenizer/tokenizer_loader.h"
 #include "service/conversion_translation.h"
 #include "service/generation_translation.h"
+#include "service/job_translation.h"
 #include "service/model_translation.h"
 #include "tests/test_paths.h"
 
@@ -288,6 +289,86 @@ TEST(ConversionTranslationTest, ProgressAndResultMap) {
   EXPECT_EQ(result_proto.tensors_copied(), 75);
   EXPECT_EQ(result_proto.files_written(), 5);
   EXPECT_EQ(result_proto.bytes_written(), 5000u);
+}
+
+TEST(JobTranslationTest, UnsetFineTuneFieldsTakeTheDocumentedDefaults) {
+  v1::FineTuneRequest request;
+  request.set_model_dir("m");
+  absl::StatusOr<FineTuneOptions> options = FineTuneOptionsFromProto(request, "bfloat16", "cuda");
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->lora.rank, 8);
+  EXPECT_EQ(options->lora.alpha, 8);
+  EXPECT_EQ(options->lora.dropout, 0);
+  EXPECT_EQ(options->lora.target_modules,
+            (std::vector<std::string>{"q_proj", "k_proj", "v_proj"}));
+  EXPECT_EQ(options->learning_rate, 1e-3);
+  EXPECT_EQ(options->schedule, LearningRateSchedule::kConstant);
+  EXPECT_EQ(options->epochs, 2);
+  EXPECT_EQ(options->micro_batch_size, 1);
+  EXPECT_EQ(options->gradient_accumulation_steps, 8);
+  EXPECT_EQ(options->sequence_length, 1024);
+  EXPECT_EQ(options->dtype, "bfloat16");
+  EXPECT_EQ(options->device, "cuda");
+  EXPECT_NE(options->seed, 0u);  // a random seed, recorded so a resumed run reuses it
+}
+
+TEST(JobTranslationTest, FineTuneOptionsRoundTrip) {
+  FineTuneOptions options;
+  options.model_dir = "m";
+  options.output_dir = "o";
+  options.train_data = "t.jsonl";
+  options.eval_data = "v.jsonl";
+  options.lora.rank = 4;
+  options.lora.alpha = 16;
+  options.lora.dropout = 0.25;
+  options.lora.target_modules = {"q_proj", "o_proj"};
+  options.learning_rate = 2e-4;
+  options.schedule = LearningRateSchedule::kCosine;
+  options.warmup_steps = 3;
+  options.epochs = 1;
+  options.max_steps = 7;
+  options.micro_batch_size = 2;
+  options.gradient_accumulation_steps = 4;
+  options.sequence_length = 256;
+  options.eval_every_steps = 5;
+  options.save_every_steps = 6;
+  options.dtype = "float32";
+  options.device = "cpu";
+  options.seed = 42;
+  v1::FineTuneRequest request;
+  FineTuneOptionsToProto(options, &request);
+  absl::StatusOr<FineTuneOptions> back = FineTuneOptionsFromProto(request, "bfloat16", "cuda");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->model_dir, "m");
+  EXPECT_EQ(back->output_dir, "o");
+  EXPECT_EQ(back->train_data, "t.jsonl");
+  EXPECT_EQ(back->eval_data, "v.jsonl");
+  EXPECT_EQ(back->lora.rank, 4);
+  EXPECT_EQ(back->lora.alpha, 16);
+  EXPECT_EQ(back->lora.dropout, 0.25);
+  EXPECT_EQ(back->lora.target_modules, options.lora.target_modules);
+  EXPECT_EQ(back->learning_rate, 2e-4);
+  EXPECT_EQ(back->schedule, LearningRateSchedule::kCosine);
+  EXPECT_EQ(back->warmup_steps, 3);
+  EXPECT_EQ(back->epochs, 1);
+  EXPECT_EQ(back->max_steps, 7);
+  EXPECT_EQ(back->micro_batch_size, 2);
+  EXPECT_EQ(back->gradient_accumulation_steps, 4);
+  EXPECT_EQ(back->sequence_length, 256);
+  EXPECT_EQ(back->eval_every_steps, 5);
+  EXPECT_EQ(back->save_every_steps, 6);
+  EXPECT_EQ(back->dtype, "float32");
+  EXPECT_EQ(back->device, "cpu");
+  EXPECT_EQ(back->seed, 42u);
+}
+
+TEST(JobTranslationTest, UnknownEnumValuesAreInvalidArguments) {
+  v1::FineTuneRequest request;
+  request.set_schedule(static_cast<v1::LearningRateSchedule>(99));
+  EXPECT_EQ(FineTuneOptionsFromProto(request, "float32", "cpu").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(JobStateFilterFromProto(static_cast<v1::JobState>(99)).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
