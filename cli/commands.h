@@ -14,5 +14,9 @@ absl::Status RunTokenizeCommand(const std::vector<std::string>& args);
 absl::Status RunGenerateCommand(const std::vector<std::string>& args);
 absl::Status RunConvertCommand(const std::vector<std::string>& args);
 absl::Status RunServeCommand(const std::vector<std::string>& args);
+// `liger finetune`: LoRA fine-tuning of a local checkpoint (core/train/fine_tune.h).
+absl::Status RunFineTuneCommand(const std::vector<std::string>& args);
+// `liger session create|get|delete|list|fork --server HOST:PORT ...`: a served model's sessions.
+absl::Status RunSessionCommand(const std::vector<std::string>& args);
 
 }  // namespace liger

@@ -19,11 +19,24 @@ commands:
   generate  --model DIR (--prompt "..." | --prompt-ids 1,2,3) [--max-tokens N] [--min-tokens N]
             [--temperature T] [--top-p P] [--top-k K]
             [--min-p P] [--seed S] [--stop STR]... [--ignore-eos] [--ids]
+            With --server HOST:PORT instead of --model, the server generates:
+            [--model-name NAME] [--session ID] (continue that session)
   convert   --model DIR --output DIR --variant gla|hgrn2|gsa [--window 64] [--mix 0.5]
             [--softmax-layers 0,8,16]
+            [--server HOST:PORT [--load-as NAME]] (the server converts; DIRs are on the server)
+  finetune  --model DIR --data TRAIN.jsonl --output DIR [--valid VALID.jsonl] [--lora-rank 8]
+            [--lora-alpha 8] [--lora-dropout 0] [--targets q_proj,k_proj,v_proj]
+            [--lr 1e-3] [--schedule constant|cosine] [--warmup-steps 0]
+            [--epochs 2 | --max-steps N] [--seq-len 1024] [--batch-size 8] [--micro-batch 1]
+            [--eval-every N] [--save-every N] [--resume] [--seed S] [--dtype] [--device]
+            [--server HOST:PORT] (runs it as a job on the server and follows it; DIRs are there)
   serve     --model DIR [--model-name NAME] [--host 127.0.0.1] [--port 50051] [--metrics-port M]
             [--session-budget-bytes B] [--session-idle-ttl-seconds S] [--log-format text|json]
             [--shutdown-grace-seconds 10] [--dtype float32|bfloat16] [--device cpu|cuda]
+            [--jobs-dir DIR] (fine-tuning jobs kept there survive restarts and resume)
+            [--max-batch-size 32] (streams decoded together in one step)
+  session   create|list --server HOST:PORT [--model-name NAME]
+            get|delete|fork --server HOST:PORT --id ID   (prints sessions as JSON)
 )";
 
 using Command = absl::Status (*)(const std::vector<std::string>&);
@@ -37,7 +50,9 @@ int main(int argc, char** argv) {
       {"tokenize", liger::RunTokenizeCommand},
       {"generate", liger::RunGenerateCommand},
       {"convert", liger::RunConvertCommand},
+      {"finetune", liger::RunFineTuneCommand},
       {"serve", liger::RunServeCommand},
+      {"session", liger::RunSessionCommand},
   };
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);

@@ -24,6 +24,8 @@ namespace {
 constexpr int64_t kServeDefaultPort = 50051;
 constexpr double kServeDefaultGraceSeconds = 10;
 constexpr int64_t kServeDefaultSessionBudgetBytes = int64_t{1} << 30;
+// Streams decoded together in one step; far past what one device step can batch usefully.
+constexpr int64_t kServeMaxBatchSize = 4096;
 
 struct ServeFlags {
   std::string model_dir;
@@ -31,9 +33,11 @@ struct ServeFlags {
   std::string dtype;
   std::string device;
   std::string host;
+  std::string jobs_dir;  // empty: fine-tuning jobs are kept in memory only
   int port = 0;
   int metrics_port = -1;  // -1: no metrics endpoint
   int64_t session_budget_bytes = 0;
+  int max_batch_size = 0;
   absl::Duration session_idle_ttl = absl::InfiniteDuration();
   absl::Duration grace;
   service::LogFormat log_format = service::LogFormat::kText;
@@ -52,7 +56,8 @@ absl::StatusOr<int> ServePortFlag(const CommandLine& cl, const std::string& name
 absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args) {
   std::set<std::string> known = ModelFlagNames();
   known.insert({"model-name", "host", "port", "metrics-port", "session-budget-bytes",
-                "session-idle-ttl-seconds", "log-format", "shutdown-grace-seconds"});
+                "session-idle-ttl-seconds", "log-format", "shutdown-grace-seconds", "jobs-dir",
+                "max-batch-size"});
   LIGER_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(args, known));
   ServeFlags flags;
   LIGER_ASSIGN_OR_RETURN(flags.model_dir, cl.Required("model"));
@@ -64,6 +69,12 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
   flags.device = cl.String("device", "cpu");
   flags.host = cl.String("host", "127.0.0.1");
   if (flags.host.empty()) return absl::InvalidArgumentError("flag --host must not be empty");
+  if (cl.Has("jobs-dir")) {
+    flags.jobs_dir = cl.String("jobs-dir", "");
+    if (flags.jobs_dir.empty()) {
+      return absl::InvalidArgumentError("flag --jobs-dir must not be empty");
+    }
+  }
   LIGER_ASSIGN_OR_RETURN(flags.port, ServePortFlag(cl, "port", kServeDefaultPort));
   if (cl.Has("metrics-port")) {
     LIGER_ASSIGN_OR_RETURN(flags.metrics_port, ServePortFlag(cl, "metrics-port", 0));
@@ -74,6 +85,13 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
     return absl::InvalidArgumentError(absl::StrCat(
         "flag --session-budget-bytes must be positive, got ", flags.session_budget_bytes));
   }
+  LIGER_ASSIGN_OR_RETURN(int64_t max_batch_size,
+                         cl.Int("max-batch-size", SchedulerOptions().max_batch_size));
+  if (max_batch_size < 1 || max_batch_size > kServeMaxBatchSize) {
+    return absl::InvalidArgumentError(absl::StrCat("flag --max-batch-size must be in [1, ",
+                                                   kServeMaxBatchSize, "], got ", max_batch_size));
+  }
+  flags.max_batch_size = static_cast<int>(max_batch_size);
   if (cl.Has("session-idle-ttl-seconds")) {
     LIGER_ASSIGN_OR_RETURN(double ttl_seconds, cl.Double("session-idle-ttl-seconds", 0));
     if (!(ttl_seconds > 0)) {
@@ -119,9 +137,12 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   metrics::Registry metrics_registry;
   LIGER_ASSIGN_OR_RETURN(std::unique_ptr<service::SchedulerMetrics> scheduler_metrics,
                          service::SchedulerMetrics::Create(metrics_registry));
-  ModelRegistry models(flags.dtype, flags.device, [&](const std::string& name) {
-    return scheduler_metrics->ForModel(name);
-  });
+  SchedulerOptions scheduler_options;
+  scheduler_options.max_batch_size = flags.max_batch_size;
+  ModelRegistry models(
+      flags.dtype, flags.device,
+      [&](const std::string& name) { return scheduler_metrics->ForModel(name); },
+      scheduler_options);
   LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model,
                          models.Load({flags.model_name, flags.model_dir, "", ""}));
   logger->Info("model loaded", {{"model", model->name},
@@ -136,6 +157,11 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   server_options.port = flags.port;
   server_options.sessions.budget_bytes = flags.session_budget_bytes;
   server_options.sessions.idle_ttl = flags.session_idle_ttl;
+  // Jobs run RunFineTune (the server's default runner) in the serving dtype and device unless a
+  // request says otherwise; with --jobs-dir they survive restarts.
+  server_options.jobs_dir = flags.jobs_dir;
+  server_options.fine_tune_dtype = flags.dtype;
+  server_options.fine_tune_device = flags.device;
   LIGER_ASSIGN_OR_RETURN(
       std::unique_ptr<service::LigerServer> server,
       service::LigerServer::Start(server_options, &models, service_metrics.get(), logger.get()));
