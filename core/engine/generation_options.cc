@@ -5,13 +5,13 @@
 namespace liger {
 
 absl::Status ValidateGenerationOptions(const GenerationOptions& options, int64_t vocab) {
-  if (options.min_new_tokens < 0 || options.min_new_tokens > options.max_new_tokens) {
-    return absl::InvalidArgumentError(absl::StrCat("min_new_tokens = ", options.min_new_tokens,
-                                                   " must be in [0, max_new_tokens]"));
-  }
   if (options.max_new_tokens < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_new_tokens = ", options.max_new_tokens, " must be >= 0"));
+  }
+  if (options.min_new_tokens < 0 || options.min_new_tokens > options.max_new_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat("min_new_tokens = ", options.min_new_tokens,
+                                                   " must be in [0, max_new_tokens]"));
   }
   for (size_t i = 0; i < options.stop.size(); ++i) {
     if (options.stop[i].empty()) {

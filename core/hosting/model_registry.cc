@@ -62,10 +62,11 @@ absl::StatusOr<std::unique_ptr<Transformer>> LoadTransformerGuarded(
 }  // namespace
 
 ModelRegistry::ModelRegistry(std::string default_dtype, std::string default_device,
-                             SchedulerObserverFactory observers)
+                             SchedulerObserverFactory observers, SchedulerOptions scheduler)
     : default_dtype_(std::move(default_dtype)),
       default_device_(std::move(default_device)),
-      observers_(std::move(observers)) {}
+      observers_(std::move(observers)),
+      scheduler_options_(scheduler) {}
 
 absl::Status ModelRegistry::ValidateModelName(absl::string_view name) {
   if (name.empty() || name.size() > kMaxModelNameLength) {
@@ -124,7 +125,7 @@ absl::StatusOr<std::shared_ptr<const HostedModel>> ModelRegistry::LoadReserved(
   hosted->tokenizer = std::move(tokenizer);
   LIGER_ASSIGN_OR_RETURN(
       hosted->scheduler,
-      GenerationScheduler::Create(*hosted->model, *hosted->tokenizer, name, SchedulerOptions(),
+      GenerationScheduler::Create(*hosted->model, *hosted->tokenizer, name, scheduler_options_,
                                   observers_ ? observers_(name) : nullptr));
   return std::shared_ptr<const HostedModel>(std::move(hosted));
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "core/hosting/hosted_model.h"
+#include "core/serving/generation_scheduler.h"
 #include "core/serving/scheduler_observer.h"
 
 namespace liger {
@@ -36,9 +37,9 @@ class ModelRegistry {
  public:
   // `default_dtype` and `default_device` (as ParseComputeDType and ParseDevice take them) apply to
   // specs that leave theirs empty.
-  // `observers` may be empty.
+  // `observers` may be empty; `scheduler` configures every model's GenerationScheduler.
   ModelRegistry(std::string default_dtype, std::string default_device,
-                SchedulerObserverFactory observers = nullptr);
+                SchedulerObserverFactory observers = nullptr, SchedulerOptions scheduler = {});
   ModelRegistry(const ModelRegistry&) = delete;
   ModelRegistry& operator=(const ModelRegistry&) = delete;
 
@@ -73,6 +74,7 @@ class ModelRegistry {
   const std::string default_dtype_;
   const std::string default_device_;
   const SchedulerObserverFactory observers_;
+  const SchedulerOptions scheduler_options_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const HostedModel>> models_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> loading_ ABSL_GUARDED_BY(mu_);

@@ -44,6 +44,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& mode
   const fs::path dir(model_dir);
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
+    // Something that is there but is no directory must not be reported as missing.
+    if (fs::exists(dir, ec)) {
+      return absl::FailedPreconditionError(absl::StrCat(model_dir, " is not a directory"));
+    }
     return absl::NotFoundError(absl::StrCat("model directory ", model_dir, " does not exist"));
   }
   const fs::path config_path = dir / "tokenizer_config.json";

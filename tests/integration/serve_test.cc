@@ -332,6 +332,9 @@ TEST(ServeFlagsTest, BadFlagsAndModelsFailWithOneClearLine) {
       {"--model", ServeTestModelDir(), "--session-budget-bytes", "0"},
       {"--model", ServeTestModelDir(), "--session-idle-ttl-seconds", "0"},
       {"--model", ServeTestModelDir(), "--shutdown-grace-seconds", "-1"},
+      {"--model", ServeTestModelDir(), "--max-batch-size", "0"},
+      {"--model", ServeTestModelDir(), "--max-batch-size", "4097"},
+      {"--model", ServeTestModelDir(), "--jobs-dir", ""},
       {"--model", ServeTestModelDir(), "--dtype", "int4"},
       {"--model", ServeTestModelDir(), "--frobnicate"},
   };
