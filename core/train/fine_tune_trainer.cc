@@ -6,6 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/train/epoch_order.h"
@@ -39,9 +43,21 @@ void SetTrainerGeneratorState(torch::Device device, const torch::Tensor& state) 
   generator.set_state(state);
 }
 
-// The key under which torch::optim keeps a parameter's state.
-std::string OptimizerStateKey(const torch::Tensor& parameter) {
-  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+using TrainerOptimizerStateKey = std::decay_t<
+    decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+// The key under which torch::optim keeps a parameter's state is its TensorImpl's address, printed
+// as a string in LibTorch 1.x and the pointer itself in 2.x; the overload picks by key type.
+std::string OptimizerStateKeyOf(const torch::Tensor& parameter, std::string* /*type*/) {
+  std::ostringstream key;
+  key << parameter.unsafeGetTensorImpl();
+  return key.str();
+}
+void* OptimizerStateKeyOf(const torch::Tensor& parameter, void** /*type*/) {
+  return parameter.unsafeGetTensorImpl();
+}
+TrainerOptimizerStateKey OptimizerStateKey(const torch::Tensor& parameter) {
+  return OptimizerStateKeyOf(parameter, static_cast<TrainerOptimizerStateKey*>(nullptr));
 }
 
 }  // namespace
