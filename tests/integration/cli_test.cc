@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 using ::liger::testing::CommandResult;
 using ::liger::testing::FixtureModel;
 using ::liger::testing::LigerBinary;
+using ::liger::testing::MakeTestScratchDir;
 using ::liger::testing::ReferenceOutputs;
 using ::liger::testing::RelativeMaxDiff;
 using ::liger::testing::RunCommand;
@@ -28,10 +29,7 @@ using ::liger::testing::TestDeviceName;
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("liger-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    dir_ = MakeTestScratchDir("liger-cli");
   }
   void TearDown() override { fs::remove_all(dir_); }
 

@@ -5,9 +5,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 extern char** environ;
 
@@ -54,5 +61,26 @@ CommandResult RunCommand(const std::vector<std::string>& argv) {
 }
 
 std::string LigerBinary() { return std::string(LIGER_BINARY_DIR) + "/liger"; }
+
+std::filesystem::path MakeTestScratchDir(const std::string& prefix) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      (prefix + "-" + std::to_string(::getpid()) + "-" +
+       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::vector<int32_t> ParsePrintedIds(const std::string& printed) {
+  absl::string_view list = absl::StripAsciiWhitespace(printed);
+  EXPECT_TRUE(absl::ConsumePrefix(&list, "[") && absl::ConsumeSuffix(&list, "]")) << printed;
+  std::vector<int32_t> ids;
+  for (absl::string_view piece : absl::StrSplit(list, ", ", absl::SkipEmpty())) {
+    int32_t id = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(piece, &id)) << piece;
+    ids.push_back(id);
+  }
+  return ids;
+}
 
 }  // namespace liger::testing

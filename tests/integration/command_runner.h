@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -16,5 +18,12 @@ CommandResult RunCommand(const std::vector<std::string>& argv);
 
 // build/liger, the binary under test.
 std::string LigerBinary();
+
+// A new directory for the running test, "<temp dir>/<prefix>-<pid>-<test name>"; the fixture
+// removes it in TearDown.
+std::filesystem::path MakeTestScratchDir(const std::string& prefix);
+
+// The ids `liger tokenize` prints ("[1, 2, 3]"); a test failure when `printed` is not such a list.
+std::vector<int32_t> ParsePrintedIds(const std::string& printed);
 
 }  // namespace liger::testing

@@ -21,16 +21,14 @@ namespace fs = std::filesystem;
 using ::liger::testing::CommandResult;
 using ::liger::testing::FixtureModel;
 using ::liger::testing::LigerBinary;
+using ::liger::testing::MakeTestScratchDir;
 using ::liger::testing::RunCommand;
 using ::liger::testing::SharedDir;
 
 class ConvertCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("liger-convert-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    dir_ = MakeTestScratchDir("liger-convert-cli");
   }
   void TearDown() override { fs::remove_all(dir_); }
 

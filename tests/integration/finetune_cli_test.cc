@@ -21,16 +21,14 @@ namespace fs = std::filesystem;
 using ::liger::testing::CommandResult;
 using ::liger::testing::FixtureModel;
 using ::liger::testing::LigerBinary;
+using ::liger::testing::MakeTestScratchDir;
 using ::liger::testing::RunCommand;
 using ::liger::testing::SharedDir;
 
 class FineTuneCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("liger-finetune-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    dir_ = MakeTestScratchDir("liger-finetune-cli");
     model_ = (dir_ / "gla").string();
     CommandResult convert = Liger({"convert", "--model", FixtureModel("llama3-tiny"), "--output",
                                    model_, "--variant", "gla"});

@@ -47,15 +47,7 @@ std::vector<int32_t> CliTokenize(const std::string& text, bool special) {
   if (!special) argv.push_back("--no-special");
   const CommandResult result = RunCommand(argv);
   EXPECT_EQ(result.exit_code, 0) << result.err;
-  absl::string_view list = absl::StripAsciiWhitespace(result.out);
-  EXPECT_TRUE(absl::ConsumePrefix(&list, "[") && absl::ConsumeSuffix(&list, "]")) << result.out;
-  std::vector<int32_t> ids;
-  for (absl::string_view piece : absl::StrSplit(list, ", ", absl::SkipEmpty())) {
-    int32_t id = 0;
-    EXPECT_TRUE(absl::SimpleAtoi(piece, &id)) << piece;
-    ids.push_back(id);
-  }
-  return ids;
+  return ParsePrintedIds(result.out);
 }
 
 class ServeTest : public ::testing::Test {
