@@ -1,8 +1,11 @@
 #include "cli/command_line.h"
 
+#include <limits>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 
 namespace liger {
 
@@ -60,6 +63,32 @@ absl::StatusOr<int64_t> CommandLine::Int(const std::string& name, int64_t fallba
                                                    it->second, "\""));
   }
   return v;
+}
+
+absl::StatusOr<int32_t> CommandLine::Int32(const std::string& name, int32_t fallback) const {
+  absl::StatusOr<int64_t> value = Int(name, fallback);
+  if (!value.ok()) return value.status();
+  if (*value < std::numeric_limits<int32_t>::min() ||
+      *value > std::numeric_limits<int32_t>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flag --", name, " is out of range, got ", *value));
+  }
+  return static_cast<int32_t>(*value);
+}
+
+absl::StatusOr<std::vector<int64_t>> CommandLine::IntList(const std::string& name) const {
+  std::vector<int64_t> values;
+  const std::string text = String(name, "");
+  if (text.empty()) return values;
+  for (absl::string_view piece : absl::StrSplit(text, ',')) {
+    int64_t value;
+    if (!absl::SimpleAtoi(piece, &value)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "flag --", name, " expects comma-separated integers, got \"", text, "\""));
+    }
+    values.push_back(value);
+  }
+  return values;
 }
 
 absl::StatusOr<double> CommandLine::Double(const std::string& name, double fallback) const {

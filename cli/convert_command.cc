@@ -1,8 +1,6 @@
 #include <cstdio>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/remote/remote_convert.h"
@@ -12,22 +10,6 @@
 
 namespace liger {
 namespace {
-
-// "--softmax-layers 0,8,16"; an empty value means none.
-absl::StatusOr<std::vector<int64_t>> ConvertSoftmaxLayersFlag(const CommandLine& cl) {
-  std::vector<int64_t> layers;
-  const std::string value = cl.String("softmax-layers", "");
-  if (value.empty()) return layers;
-  for (absl::string_view piece : absl::StrSplit(value, ',')) {
-    int64_t layer;
-    if (!absl::SimpleAtoi(piece, &layer)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "flag --softmax-layers expects comma-separated layer indices, got \"", value, "\""));
-    }
-    layers.push_back(layer);
-  }
-  return layers;
-}
 
 double ConvertMegabytes(uint64_t bytes) { return static_cast<double>(bytes) / 1e6; }
 
@@ -68,7 +50,7 @@ absl::Status RunConvertCommand(const std::vector<std::string>& args) {
   LIGER_ASSIGN_OR_RETURN(options.variant, cl.Required("variant"));
   LIGER_ASSIGN_OR_RETURN(options.window, cl.Int("window", options.window));
   LIGER_ASSIGN_OR_RETURN(options.mix, cl.Double("mix", options.mix));
-  LIGER_ASSIGN_OR_RETURN(options.softmax_layers, ConvertSoftmaxLayersFlag(cl));
+  LIGER_ASSIGN_OR_RETURN(options.softmax_layers, cl.IntList("softmax-layers"));
   if (cl.Has("server")) {
     LIGER_ASSIGN_OR_RETURN(v1::ConvertRequest request,
                            RemoteConvertRequest(model, output, options, cl));

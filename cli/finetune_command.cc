@@ -53,22 +53,13 @@ std::vector<std::string> FineTuneTargetsFlag(const CommandLine& cl) {
   return targets;
 }
 
-absl::StatusOr<int32_t> FineTuneInt32Flag(const CommandLine& cl, const std::string& name,
-                                          int64_t fallback) {
-  LIGER_ASSIGN_OR_RETURN(int64_t value, cl.Int(name, fallback));
-  if (value < INT32_MIN || value > INT32_MAX) {
-    return absl::InvalidArgumentError(absl::StrCat("flag --", name, " is out of range"));
-  }
-  return static_cast<int32_t>(value);
-}
-
 absl::StatusOr<FineTuneOptions> FineTuneOptionsFromFlags(const CommandLine& cl) {
   FineTuneOptions o;
   LIGER_ASSIGN_OR_RETURN(o.model_dir, cl.Required("model"));
   LIGER_ASSIGN_OR_RETURN(o.train_data, cl.Required("data"));
   LIGER_ASSIGN_OR_RETURN(o.output_dir, cl.Required("output"));
   o.eval_data = cl.String("valid", "");
-  LIGER_ASSIGN_OR_RETURN(o.lora.rank, FineTuneInt32Flag(cl, "lora-rank", 8));
+  LIGER_ASSIGN_OR_RETURN(o.lora.rank, cl.Int32("lora-rank", 8));
   LIGER_ASSIGN_OR_RETURN(o.lora.alpha, cl.Double("lora-alpha", 8));
   LIGER_ASSIGN_OR_RETURN(o.lora.dropout, cl.Double("lora-dropout", 0));
   o.lora.target_modules = FineTuneTargetsFlag(cl);
@@ -83,10 +74,10 @@ absl::StatusOr<FineTuneOptions> FineTuneOptionsFromFlags(const CommandLine& cl) 
   LIGER_ASSIGN_OR_RETURN(o.warmup_steps, cl.Int("warmup-steps", 0));
   LIGER_ASSIGN_OR_RETURN(o.max_steps, cl.Int("max-steps", 0));
   // --max-steps alone trains for that many steps, however many epochs they take.
-  LIGER_ASSIGN_OR_RETURN(o.epochs, FineTuneInt32Flag(cl, "epochs", cl.Has("max-steps") ? 0 : 2));
-  LIGER_ASSIGN_OR_RETURN(o.sequence_length, FineTuneInt32Flag(cl, "seq-len", 1024));
-  LIGER_ASSIGN_OR_RETURN(int32_t batch, FineTuneInt32Flag(cl, "batch-size", 8));
-  LIGER_ASSIGN_OR_RETURN(o.micro_batch_size, FineTuneInt32Flag(cl, "micro-batch", 1));
+  LIGER_ASSIGN_OR_RETURN(o.epochs, cl.Int32("epochs", cl.Has("max-steps") ? 0 : 2));
+  LIGER_ASSIGN_OR_RETURN(o.sequence_length, cl.Int32("seq-len", 1024));
+  LIGER_ASSIGN_OR_RETURN(int32_t batch, cl.Int32("batch-size", 8));
+  LIGER_ASSIGN_OR_RETURN(o.micro_batch_size, cl.Int32("micro-batch", 1));
   if (batch < 1 || o.micro_batch_size < 1 || batch % o.micro_batch_size != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("flag --batch-size (", batch, ") must be a positive multiple of --micro-batch (",

@@ -1,9 +1,8 @@
 #include <cstdio>
 #include <iostream>
+#include <limits>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "cli/model_flags.h"
 #include "cli/remote/remote_generate.h"
@@ -51,14 +50,15 @@ absl::Status CheckOnePromptFlag(const CommandLine& cl) {
 
 // "--prompt-ids 1,2,3".
 absl::StatusOr<std::vector<int32_t>> PromptIdsFlag(const CommandLine& cl) {
+  LIGER_ASSIGN_OR_RETURN(std::vector<int64_t> values, cl.IntList("prompt-ids"));
   std::vector<int32_t> ids;
-  for (absl::string_view piece : absl::StrSplit(cl.String("prompt-ids", ""), ',')) {
-    int32_t id;
-    if (!absl::SimpleAtoi(piece, &id)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--prompt-ids expects comma-separated integers, got \"", piece, "\""));
+  ids.reserve(values.size());
+  for (const int64_t value : values) {
+    if (value < std::numeric_limits<int32_t>::min() || value > std::numeric_limits<int32_t>::max()) {
+      return absl::InvalidArgumentError(absl::StrCat("--prompt-ids holds ", value,
+                                                     ", which is not a token id"));
     }
-    ids.push_back(id);
+    ids.push_back(static_cast<int32_t>(value));
   }
   return ids;
 }
