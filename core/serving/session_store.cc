@@ -127,6 +127,7 @@ int SessionStore::SweepExpired() {
 
 SessionStoreStats SessionStore::Stats() {
   absl::MutexLock lock(&mu_);
+  SweepLocked(Now());
   SessionStoreStats stats;
   stats.sessions = static_cast<int64_t>(sessions_.size());
   stats.used_bytes = used_bytes_;

@@ -69,6 +69,7 @@ class SessionStore {
   // Removes idle sessions unused for longer than the TTL; returns how many.
   int SweepExpired();
 
+  // After expiring idle sessions, like every other call.
   SessionStoreStats Stats();
 
  private:
