@@ -2,46 +2,59 @@
 
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "core/model/ops/tensor_checks.h"
 
 namespace liger {
 namespace {
 
-// With b_t the cumulative log gate from the chunk start (b_t includes g_t) and S0 the incoming state:
-//   o_t = (q_t * exp(b_t)) S0 + sum_{j<=t} [sum_c q_tc k_jc exp(b_tc - b_jc)] v_j
-//   S_L = exp(b_L) * S0 + sum_j (k_j * exp(b_L - b_j))^T v_j
-// Every exponent used is a decay over a forward interval, so it is <= 0: nothing overflows, and
-// factors that underflow to 0 stand for contributions below float32 resolution anyway.
-void KeyGatedChunk(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                   const torch::Tensor& log_gate, torch::Tensor& state, torch::Tensor out) {
-  const int64_t len = q.size(2);
-  const torch::Tensor b = log_gate.to(torch::kDouble).cumsum(2);
-  out.copy_(torch::matmul(q * DecayFactor(b), state));
-  for (int64_t s0 = 0; s0 < len; s0 += kSubChunk) {
-    const int64_t n = std::min(kSubChunk, len - s0);
-    const torch::Tensor q_s = q.narrow(2, s0, n), k_s = k.narrow(2, s0, n);
-    const torch::Tensor v_s = v.narrow(2, s0, n), b_s = b.narrow(2, s0, n);
-    torch::Tensor o_s = out.narrow(2, s0, n);
-    if (s0 > 0) {
-      // Earlier sub-chunks, through the reference point r = b just before this sub-chunk:
-      // exp(b_t - b_j) = exp(b_t - r) * exp(r - b_j), both factors <= 1.
-      const torch::Tensor r = b.narrow(2, s0 - 1, 1);
-      const torch::Tensor q_dec = q_s * DecayFactor(b_s - r);
-      const torch::Tensor k_dec = k.narrow(2, 0, s0) * DecayFactor(r - b.narrow(2, 0, s0));
-      o_s.add_(torch::matmul(torch::matmul(q_dec, k_dec.transpose(-1, -2)), v.narrow(2, 0, s0)));
-    }
-    // Diagonal block: the exact per-channel decay exp(b_t - b_j), zero above the diagonal.
-    const torch::Tensor future = torch::ones({n, n}, b.options().dtype(torch::kBool)).triu(1);
-    const torch::Tensor log_decay = (b_s.unsqueeze(3) - b_s.unsqueeze(2))
-                                        .masked_fill(future.unsqueeze(-1),
-                                                     -std::numeric_limits<double>::infinity());
-    const torch::Tensor scores = (q_s.unsqueeze(3) * k_s.unsqueeze(2) * DecayFactor(log_decay)).sum(-1);
-    o_s.add_(torch::matmul(scores, v_s));
-  }
-  const torch::Tensor b_last = b.narrow(2, len - 1, 1);
-  state = state * DecayFactor(b_last).transpose(-1, -2) +
-          torch::matmul((k * DecayFactor(b_last - b)).transpose(-1, -2), v);
+constexpr char kGlaPrefillOp[] = "GatedLinearAttention";
+
+// x [B,H,T,D] -> [B,H,N,C,D], zero-padded at the end to N*C tokens. A zero log gate is no decay and
+// a zero key writes nothing, so padding changes neither the outputs kept nor the final state.
+torch::Tensor ToChunks(const torch::Tensor& x, int64_t chunk) {
+  const int64_t t = x.size(2), n = (t + chunk - 1) / chunk;
+  torch::Tensor padded = n * chunk == t ? x : torch::constant_pad_nd(x, {0, 0, 0, n * chunk - t});
+  return padded.view({x.size(0), x.size(1), n, chunk, x.size(3)});
+}
+
+// Outputs of every chunk from its own tokens only (the incoming state is left to the caller). With b
+// the cumulative log gate from the chunk start, o_t = sum_{s<=t} [sum_c q_tc k_sc exp(b_tc - b_sc)]
+// v_s. Sub-chunks of `sub` tokens split the [C,C] score matrix into blocks: below the diagonal, the
+// decay factors through the reference point r_i (b just before sub-chunk i) as
+// exp(b_t - r_i) * exp(r_i - b_s), both <= 1; the diagonal blocks use the exact per-channel decay.
+// Every exponent is a forward-interval decay (<= 0), so nothing overflows.
+// q,k,b: [B,H,N,C,K]; v: [B,H,N,C,V]; b in float64.
+torch::Tensor IntraChunkOutputs(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                const torch::Tensor& b, int64_t sub) {
+  const int64_t bs = q.size(0), h = q.size(1), n = q.size(2), c = q.size(3);
+  const int64_t m = c / sub;
+  auto blocks = [&](const torch::Tensor& x) { return x.view({bs, h, n, m, sub, x.size(4)}); };
+  const torch::Tensor qb = blocks(q), kb = blocks(k), bb = blocks(b);
+  const auto bool_options = q.options().dtype(torch::kBool);
+
+  // r_i: 0 for the first sub-chunk, else b at the last token of sub-chunk i-1. [B,H,N,M,1,K]
+  const torch::Tensor block_ends = bb.narrow(4, sub - 1, 1);
+  const torch::Tensor r =
+      torch::cat({torch::zeros_like(block_ends.narrow(3, 0, 1)), block_ends.narrow(3, 0, m - 1)}, 3);
+  // Off-diagonal blocks [.., i, j, t, s] for j < i. For j >= i the exponent would be positive: it is
+  // clamped to keep the masked-out entries finite.
+  const torch::Tensor q_dec = qb * DecayFactor(bb - r);  // [B,H,N,M,S,K]
+  const torch::Tensor k_dec =
+      kb.unsqueeze(3) * DecayFactor((r.unsqueeze(4) - bb.unsqueeze(3)).clamp_max(0));  // [.., i, j, S, K]
+  const torch::Tensor below = torch::ones({m, m}, bool_options).tril(-1);
+  torch::Tensor scores = torch::matmul(q_dec.unsqueeze(4), k_dec.transpose(-1, -2))
+                             .masked_fill(below.logical_not().view({m, m, 1, 1}), 0);
+  // Diagonal blocks: sum over channels of q_tc k_sc exp(b_tc - b_sc), zero above the diagonal.
+  const torch::Tensor future = torch::ones({sub, sub}, bool_options).triu(1).unsqueeze(-1);
+  const torch::Tensor log_decay = (bb.unsqueeze(5) - bb.unsqueeze(4))
+                                      .masked_fill(future, -std::numeric_limits<double>::infinity());
+  const torch::Tensor diagonal = (qb.unsqueeze(5) * kb.unsqueeze(4) * DecayFactor(log_decay)).sum(-1);
+  scores = scores + diagonal.unsqueeze(4) * torch::eye(m, q.options()).view({m, m, 1, 1});
+  // [.., i, j, t, s] -> [.., (i t), (j s)]: one [C,C] matrix per chunk.
+  scores = scores.permute({0, 1, 2, 3, 5, 4, 6}).reshape({bs, h, n, c, c});
+  return torch::matmul(scores, v);
 }
 
 }  // namespace
@@ -49,8 +62,43 @@ void KeyGatedChunk(const torch::Tensor& q, const torch::Tensor& k, const torch::
 absl::StatusOr<GlaResult> GatedLinearAttention(const torch::Tensor& q, const torch::Tensor& k,
                                                const torch::Tensor& v, const torch::Tensor& log_gate,
                                                const torch::Tensor& state, int64_t chunk_size) {
-  return RunChunkedRecurrence("GatedLinearAttention", GateDim::kKey, &KeyGatedChunk, q, k, v, log_gate,
-                              state, chunk_size);
+  if (absl::Status s = CheckRecurrencePrefill(kGlaPrefillOp, GateDim::kKey, q, k, v, log_gate, state,
+                                              chunk_size);
+      !s.ok()) {
+    return s;
+  }
+  try {
+    const int64_t b = q.size(0), h = q.size(1), t = q.size(2), kd = q.size(3), vd = v.size(3);
+    const auto f32 = q.options().dtype(torch::kFloat);
+    torch::Tensor s = state.defined() ? state : torch::zeros({b, h, kd, vd}, f32);
+    if (t == 0) return GlaResult{torch::empty({b, h, 0, vd}, v.options()), s};
+    // Whole sub-chunks per chunk; short inputs need no chunk longer than themselves.
+    const int64_t sub = std::min({kSubChunk, chunk_size, t});
+    const int64_t chunk = std::min((chunk_size + sub - 1) / sub, (t + sub - 1) / sub) * sub;
+    const torch::Tensor qc = ToChunks(q.to(torch::kFloat), chunk);
+    const torch::Tensor kc = ToChunks(k.to(torch::kFloat), chunk);
+    const torch::Tensor vc = ToChunks(v.to(torch::kFloat), chunk);
+    const torch::Tensor bc = ToChunks(log_gate.to(torch::kDouble), chunk).cumsum(3);
+    torch::Tensor out = IntraChunkOutputs(qc, kc, vc, bc, sub);
+
+    // Between chunks: S_out = exp(b_last) * S_in + sum_s (k_s exp(b_last - b_s))^T v_s, a short
+    // sequential pass over per-chunk terms computed for all chunks at once.
+    const torch::Tensor b_last = bc.narrow(3, chunk - 1, 1);                      // [B,H,N,1,K]
+    const torch::Tensor written =
+        torch::matmul((kc * DecayFactor(b_last - bc)).transpose(-1, -2), vc);     // [B,H,N,K,V]
+    const torch::Tensor kept = DecayFactor(b_last).transpose(-1, -2);             // [B,H,N,K,1]
+    std::vector<torch::Tensor> incoming;
+    incoming.reserve(qc.size(2));
+    for (int64_t i = 0; i < qc.size(2); ++i) {
+      incoming.push_back(s);
+      s = s * kept.select(2, i) + written.select(2, i);
+    }
+    out = out + torch::matmul(qc * DecayFactor(bc), torch::stack(incoming, 2));
+    out = out.view({b, h, -1, vd}).narrow(2, 0, t);
+    return GlaResult{out.to(q.scalar_type()), s};
+  } catch (const std::exception& e) {
+    return StatusFromException(kGlaPrefillOp, e);
+  }
 }
 
 absl::StatusOr<torch::Tensor> GatedLinearAttentionStep(const torch::Tensor& q, const torch::Tensor& k,

@@ -43,15 +43,26 @@ torch::Tensor DecayFactor(const torch::Tensor& log_decay64) {
   return log_decay64.to(torch::kFloat).exp();
 }
 
-absl::StatusOr<GlaResult> RunChunkedRecurrence(const char* op, GateDim gate_dim, ChunkKernel kernel,
-                                               const torch::Tensor& q, const torch::Tensor& k,
-                                               const torch::Tensor& v, const torch::Tensor& log_gate,
-                                               const torch::Tensor& state, int64_t chunk_size) {
+absl::Status CheckRecurrencePrefill(const char* op, GateDim gate_dim, const torch::Tensor& q,
+                                    const torch::Tensor& k, const torch::Tensor& v,
+                                    const torch::Tensor& log_gate, const torch::Tensor& state,
+                                    int64_t chunk_size) {
   if (absl::Status s = CheckArgs(gate_dim, q, k, v, log_gate, state, true); !s.ok()) {
     return Annotate(op, s);
   }
   if (chunk_size < 1) {
     return absl::InvalidArgumentError(absl::StrCat(op, ": chunk_size must be >= 1, got ", chunk_size));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GlaResult> RunChunkedRecurrence(const char* op, GateDim gate_dim, ChunkKernel kernel,
+                                               const torch::Tensor& q, const torch::Tensor& k,
+                                               const torch::Tensor& v, const torch::Tensor& log_gate,
+                                               const torch::Tensor& state, int64_t chunk_size) {
+  if (absl::Status s = CheckRecurrencePrefill(op, gate_dim, q, k, v, log_gate, state, chunk_size);
+      !s.ok()) {
+    return s;
   }
   try {
     const int64_t b = q.size(0), h = q.size(1), t = q.size(2), kd = q.size(3), vd = v.size(3);

@@ -23,6 +23,13 @@ enum class GateDim { kKey, kValue };
 using ChunkKernel = void (*)(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                              const torch::Tensor& log_gate, torch::Tensor& state, torch::Tensor out);
 
+// Validates a prefill call: q,k [B,H,T,K], v [B,H,T,V], log_gate [B,H,T,K or V], state [B,H,K,V]
+// float32 or undefined, all on the device of q; chunk_size >= 1.
+absl::Status CheckRecurrencePrefill(const char* op, GateDim gate_dim, const torch::Tensor& q,
+                                    const torch::Tensor& k, const torch::Tensor& v,
+                                    const torch::Tensor& log_gate, const torch::Tensor& state,
+                                    int64_t chunk_size);
+
 // Validates a prefill call and runs `kernel` over consecutive chunks of at most `chunk_size`
 // tokens, passing the state between them. `op` names the caller in error messages.
 absl::StatusOr<GlaResult> RunChunkedRecurrence(const char* op, GateDim gate_dim, ChunkKernel kernel,

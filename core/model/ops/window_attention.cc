@@ -69,27 +69,34 @@ absl::StatusOr<torch::Tensor> WindowAttention(const torch::Tensor& q, const torc
     return Annotate(kPrefillOp, s);
   }
   try {
-    const int64_t t = q.size(2), p = past_k.defined() ? past_k.size(2) : 0;
-    // Keys and values in sequence order; query i sits at position p + i among them.
-    const torch::Tensor keys = p > 0 ? torch::cat({past_k, k}, 2) : k;
-    const torch::Tensor values = p > 0 ? torch::cat({past_v, v}, 2) : v;
-    const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
+    const int64_t b = q.size(0), h = q.size(1), t = q.size(2), d = q.size(3);
+    const int64_t p = past_k.defined() ? past_k.size(2) : 0;
+    if (t == 0) return torch::empty_like(q);
+    // Query block n (queries n*L .. n*L+L-1 of this call, L = block_size) sees the keys at
+    // relative offsets j - window .. j + L - 1 from its first query: a [L, L + window] score
+    // matrix per block, all blocks at once. Keys are padded with `window` zeros in front (masked
+    // out below) and zeros at the end, so each block's keys are one strided window of them.
+    const int64_t block = std::min(block_size, t), n = (t + block - 1) / block;
+    auto keyed = [&](const torch::Tensor& past, const torch::Tensor& x) {
+      const torch::Tensor all = p > 0 ? torch::cat({past, x}, 2) : x;
+      return torch::constant_pad_nd(all.to(torch::kFloat), {0, 0, window - p, n * block - t})
+          .unfold(2, block + window, block);  // [B,H,N,D,L+W]
+    };
+    const torch::Tensor keys = keyed(past_k, k), values = keyed(past_v, v);
+    const torch::Tensor queries =
+        torch::constant_pad_nd(q.to(torch::kFloat), {0, 0, 0, n * block - t}).view({b, h, n, block, d});
+    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+    torch::Tensor scores = torch::matmul(queries, keys) * scale;  // [B,H,N,L,L+W]
+    // Query i of block n sits at absolute position p + nL + i, key j at p + nL - W + j: it is seen
+    // when i <= j <= i + W and it is a real token (absolute position >= 0).
     const auto index_options = q.options().dtype(torch::kLong);
-    torch::Tensor out = torch::empty_like(q);
-    for (int64_t t0 = 0; t0 < t; t0 += block_size) {
-      const int64_t n = std::min(block_size, t - t0);
-      const int64_t lo = std::max<int64_t>(0, p + t0 - window), hi = p + t0 + n;
-      const torch::Tensor kb = keys.narrow(2, lo, hi - lo).to(torch::kFloat);
-      const torch::Tensor vb = values.narrow(2, lo, hi - lo).to(torch::kFloat);
-      torch::Tensor scores =
-          torch::matmul(q.narrow(2, t0, n).to(torch::kFloat), kb.transpose(-1, -2)) * scale;
-      const torch::Tensor query_pos = torch::arange(p + t0, hi, index_options).unsqueeze(1);
-      const torch::Tensor key_pos = torch::arange(lo, hi, index_options).unsqueeze(0);
-      const torch::Tensor outside = (key_pos > query_pos).logical_or(key_pos < query_pos - window);
-      scores.masked_fill_(outside, -std::numeric_limits<float>::infinity());
-      out.narrow(2, t0, n).copy_(torch::matmul(scores.softmax(-1), vb));
-    }
-    return out;
+    const torch::Tensor i = torch::arange(block, index_options).view({1, block, 1});
+    const torch::Tensor j = torch::arange(block + window, index_options).view({1, 1, block + window});
+    const torch::Tensor first_key = torch::arange(n, index_options).view({n, 1, 1}) * block + p - window;
+    const torch::Tensor hidden = (j < i).logical_or(j > i + window).logical_or(first_key + j < 0);
+    scores.masked_fill_(hidden, -std::numeric_limits<float>::infinity());
+    const torch::Tensor out = torch::matmul(scores.softmax(-1), values.transpose(-1, -2));
+    return out.view({b, h, n * block, d}).narrow(2, 0, t).to(q.scalar_type());
   } catch (const std::exception& e) {
     return StatusFromException(kPrefillOp, e);
   }

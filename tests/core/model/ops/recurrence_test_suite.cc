@@ -218,6 +218,63 @@ TEST_P(RecurrenceTest, RejectsBadArguments) {
   expect_step_invalid(q0, torch::zeros({kB, kH, gd, 1}), in.state.clone(), "gate rank");
 }
 
+// The recurrence token by token with out-of-place tensor ops in float64, so autograd differentiates
+// it: the reference for the gradients that fine-tuning takes through the chunked prefill.
+GlaResult DifferentiableReference(const torch::Tensor& q, const torch::Tensor& k,
+                                  const torch::Tensor& v, const torch::Tensor& g,
+                                  const torch::Tensor& state, bool gate_on_value) {
+  torch::Tensor s = state;
+  std::vector<torch::Tensor> outputs;
+  for (int64_t t = 0; t < q.size(2); ++t) {
+    const torch::Tensor decay = Token(g, t).exp();
+    s = s * (gate_on_value ? decay.unsqueeze(-2) : decay.unsqueeze(-1)) +
+        Token(k, t).unsqueeze(-1) * Token(v, t).unsqueeze(-2);
+    outputs.push_back(torch::matmul(Token(q, t).unsqueeze(-2), s).squeeze(-2));
+  }
+  return {torch::stack(outputs, 2), s};
+}
+
+TEST_P(RecurrenceTest, GradientsMatchDifferentiableReference) {
+  torch::manual_seed(8);
+  const RecurrenceVariant& variant = GetParam();
+  for (GateKind kind : {GateKind::kRealistic, GateKind::kHarsh}) {
+    for (int64_t chunk : {16, 64}) {
+      SCOPED_TRACE(absl::StrCat(GateKindName(kind), " chunk=", chunk));
+      const Inputs in = MakeInputs(variant, 70, kind, torch::kCPU);
+      const torch::Tensor out_weight = torch::randn({kB, kH, 70, kV});
+      const torch::Tensor state_weight = torch::randn({kB, kH, kK, kV});
+      auto gradients = [&](torch::ScalarType dtype, bool reference) {
+        std::vector<torch::Tensor> leaves;
+        for (const torch::Tensor& x : {in.q, in.k, in.v, in.g, in.state}) {
+          leaves.push_back(x.to(dtype).requires_grad_());
+        }
+        torch::Tensor out, state;
+        if (reference) {
+          GlaResult r = DifferentiableReference(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4],
+                                                variant.gate_on_value);
+          out = r.output, state = r.final_state;
+        } else {
+          auto r = variant.prefill(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], chunk);
+          EXPECT_TRUE(r.ok()) << r.status();
+          if (!r.ok()) return std::vector<torch::Tensor>{};
+          out = r->output, state = r->final_state;
+        }
+        const torch::Tensor loss = (out.to(torch::kDouble) * out_weight).sum() +
+                                   (state.to(torch::kDouble) * state_weight).sum();
+        return torch::autograd::grad({loss}, leaves);
+      };
+      const std::vector<torch::Tensor> got = gradients(torch::kFloat, false);
+      const std::vector<torch::Tensor> want = gradients(torch::kDouble, true);
+      ASSERT_EQ(got.size(), want.size());
+      const char* names[] = {"q", "k", "v", "log_gate", "state"};
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_TRUE(AllFinite(got[i])) << names[i];
+        EXPECT_LE(RelativeError(got[i], want[i]), 1e-4) << names[i];
+      }
+    }
+  }
+}
+
 // 2^17 tokens: a T x T float32 score matrix would need 64 GiB, so this only passes in linear memory.
 TEST_P(RecurrenceTest, LongSequenceRunsInLinearMemory) {
   torch::manual_seed(7);

@@ -1,6 +1,7 @@
 #include "core/model/ops/window_attention.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -47,6 +48,46 @@ TEST(WindowAttentionTest, MatchesNaiveLoop) {
     }
   }
   RecordProperty("max_rel_err", absl::StrCat(worst));
+}
+
+// Dense [T, P+T] scores with the band mask, out-of-place in float64: autograd's reference.
+torch::Tensor DenseBandAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                 int64_t past, int64_t window) {
+  const int64_t t = q.size(2);
+  const torch::Tensor query_pos = torch::arange(past, past + t).unsqueeze(1);
+  const torch::Tensor key_pos = torch::arange(past + t).unsqueeze(0);
+  const torch::Tensor hidden = (key_pos > query_pos).logical_or(key_pos < query_pos - window);
+  const torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(q.size(3)));
+  return torch::matmul(scores.masked_fill(hidden, -INFINITY).softmax(-1), v);
+}
+
+TEST(WindowAttentionTest, GradientsMatchDenseBandAttention) {
+  torch::manual_seed(9);
+  for (int64_t past : {0, 3}) {
+    SCOPED_TRACE(absl::StrCat("past=", past));
+    const int64_t t = 37, window = 5;
+    const torch::Tensor q = Randn(t), k = Randn(past + t), v = Randn(past + t);
+    const torch::Tensor weight = torch::randn({kBatch, kHeads, t, kHeadDim}, torch::kDouble);
+    auto gradients = [&](torch::ScalarType dtype, bool reference) {
+      std::vector<torch::Tensor> leaves = {q.to(dtype).requires_grad_(), k.to(dtype).requires_grad_(),
+                                           v.to(dtype).requires_grad_()};
+      torch::Tensor out;
+      if (reference) {
+        out = DenseBandAttention(leaves[0], leaves[1], leaves[2], past, window);
+      } else {
+        auto got = WindowAttention(leaves[0], Last(leaves[1], t), Last(leaves[2], t),
+                                   leaves[1].narrow(2, 0, past), leaves[2].narrow(2, 0, past), window, 8);
+        EXPECT_TRUE(got.ok()) << got.status();
+        if (!got.ok()) return std::vector<torch::Tensor>{};
+        out = *got;
+      }
+      return torch::autograd::grad({(out.to(torch::kDouble) * weight).sum()}, leaves);
+    };
+    const std::vector<torch::Tensor> got = gradients(torch::kFloat, false);
+    const std::vector<torch::Tensor> want = gradients(torch::kDouble, true);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_LE(RelativeError(got[i], want[i]), 1e-5) << i;
+  }
 }
 
 TEST(WindowAttentionTest, EmptyPastEqualsNoPast) {
