@@ -36,12 +36,12 @@ int CudaMemoryDeviceCount() {
   }
 }
 
-int64_t CudaAllocatedBytes(int index) {
+int64_t CudaAllocatedBytes(int index, bool peak) {
   try {
     const auto stats =
         c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(index));
     // Index 0 is StatType::AGGREGATE (both pools) in every LibTorch release.
-    return stats.allocated_bytes[0].current;
+    return peak ? stats.allocated_bytes[0].peak : stats.allocated_bytes[0].current;
   } catch (const c10::Error&) {
     // The allocator has no state for a device until CUDA is first used.
     return 0;
@@ -65,7 +65,17 @@ int64_t ReadDeviceMemory(const std::string& device) {
 #ifdef LIGER_READS_CUDA_MEMORY
   int index = 0;
   if (absl::StartsWith(device, "cuda:") && absl::SimpleAtoi(device.substr(5), &index)) {
-    return CudaAllocatedBytes(index);
+    return CudaAllocatedBytes(index, false);
+  }
+#endif
+  return 0;
+}
+
+int64_t ReadPeakDeviceMemory(const std::string& device) {
+#ifdef LIGER_READS_CUDA_MEMORY
+  int index = 0;
+  if (absl::StartsWith(device, "cuda:") && absl::SimpleAtoi(device.substr(5), &index)) {
+    return CudaAllocatedBytes(index, true);
   }
 #endif
   return 0;

@@ -21,4 +21,8 @@ std::vector<std::string> MemoryDevices();
 // never fails.
 int64_t ReadDeviceMemory(const std::string& device);
 
+// The most bytes the CUDA caching allocator has held in tensors on `device` ("cuda:N") since the
+// process started; 0 for "cpu", for a device that cannot be read, and in builds without CUDA.
+int64_t ReadPeakDeviceMemory(const std::string& device);
+
 }  // namespace liger
