@@ -11,7 +11,7 @@
 namespace liger {
 
 absl::Status RunEvalCommand(const std::vector<std::string>& args) {
-  std::set<std::string> known = ModelFlagNames();
+  std::set<std::string> known = AdaptedModelFlagNames();
   known.insert({"data", "seq-len", "max-windows", "batch-size"});
   LIGER_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(args, known));
   LIGER_ASSIGN_OR_RETURN(std::string data, cl.Required("data"));

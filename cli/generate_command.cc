@@ -73,6 +73,11 @@ absl::StatusOr<std::vector<int32_t>> PromptFromFlags(const CommandLine& cl, cons
 // Flags of one mode only: the local model's with --server, the server's without.
 absl::Status CheckGenerateModeFlags(const CommandLine& cl) {
   const bool remote = cl.Has("server");
+  if (remote && cl.Has("adapter")) {
+    return absl::InvalidArgumentError(
+        "flag --adapter is for local generation; the server loads its models without adapters "
+        "(serve the merged model that `liger finetune` writes instead)");
+  }
   for (const std::string& name : ModelFlagNames()) {
     if (remote && cl.Has(name)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -123,7 +128,7 @@ absl::StatusOr<v1::GenerateRequest> RemoteGenerateRequest(const CommandLine& cl,
 }  // namespace
 
 absl::Status RunGenerateCommand(const std::vector<std::string>& args) {
-  std::set<std::string> known = ModelFlagNames();
+  std::set<std::string> known = AdaptedModelFlagNames();
   known.insert({"prompt", "prompt-ids", "max-tokens", "min-tokens", "temperature", "top-p", "top-k", "min-p", "seed", "stop",
                 "repetition-penalty", "presence-penalty", "frequency-penalty", "server", "session",
                 "model-name"});

@@ -42,7 +42,7 @@ absl::StatusOr<torch::Tensor> DecodeLogits(const CausalLM& model, const torch::T
 }  // namespace
 
 absl::Status RunLogitsCommand(const std::vector<std::string>& args) {
-  std::set<std::string> known = ModelFlagNames();
+  std::set<std::string> known = AdaptedModelFlagNames();
   known.insert({"input", "output", "mode"});
   LIGER_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(args, known));
   LIGER_ASSIGN_OR_RETURN(std::string input, cl.Required("input"));

@@ -14,6 +14,7 @@ usage: liger <command> [flags]
 commands:
   logits    --model DIR --input IN.safetensors --output OUT.safetensors [--mode prefill|decode]
             [--dtype float32|bfloat16] [--device cpu|cuda]
+            logits, eval and generate: [--adapter DIR] (a PEFT LoRA adapter, merged in memory)
   eval      --model DIR --data FILE.jsonl [--seq-len 512] [--max-windows K] [--batch-size 8]
   tokenize  --model DIR --text "..." [--no-special]
   generate  --model DIR (--prompt "..." | --prompt-ids 1,2,3) [--max-tokens N] [--min-tokens N]
