@@ -7,6 +7,7 @@
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/remote/remote_fine_tune.h"
+#include "core/jobs/device_memory.h"
 #include "core/train/fine_tune.h"
 #include "core/util/status_macros.h"
 #include "service/job_translation.h"
@@ -87,10 +88,12 @@ absl::StatusOr<FineTuneOptions> FineTuneOptionsFromFlags(const CommandLine& cl) 
   LIGER_ASSIGN_OR_RETURN(o.eval_every_steps, cl.Int("eval-every", 0));
   LIGER_ASSIGN_OR_RETURN(o.save_every_steps, cl.Int("save-every", 0));
   o.resume = cl.Has("resume");
+  o.activation_checkpointing = cl.Has("activation-checkpointing");
   LIGER_ASSIGN_OR_RETURN(int64_t seed, cl.Int("seed", 0));
   o.seed = static_cast<uint64_t>(seed);
   o.dtype = cl.String("dtype", "float32");
   o.device = cl.String("device", "cpu");
+  LIGER_ASSIGN_OR_RETURN(o.distill_weight, cl.Double("distill", 0));
   return o;
 }
 
@@ -103,8 +106,8 @@ absl::Status RunFineTuneCommand(const std::vector<std::string>& args) {
                          {"model", "data", "output", "valid", "lora-rank", "lora-alpha",
                           "lora-dropout", "targets", "lr", "schedule", "warmup-steps", "epochs",
                           "max-steps", "seq-len", "batch-size", "micro-batch", "eval-every",
-                          "save-every", "seed", "dtype", "device", "server"},
-                         {"resume"}));
+                          "save-every", "seed", "dtype", "device", "distill", "server"},
+                         {"resume", "activation-checkpointing"}));
   LIGER_ASSIGN_OR_RETURN(FineTuneOptions options, FineTuneOptionsFromFlags(cl));
   if (cl.Has("server")) {
     if (options.resume) {
@@ -127,6 +130,7 @@ absl::Status RunFineTuneCommand(const std::vector<std::string>& args) {
         std::printf("step %lld/%lld epoch %d loss %.4f lr %.3g tok/s %.0f",
                     static_cast<long long>(p.step), static_cast<long long>(p.total_steps), p.epoch,
                     p.loss, p.learning_rate, p.tokens_per_second);
+        if (p.distill_kl) std::printf(" distill kl %.4f", *p.distill_kl);
         const bool evaluated =
             (eval_every > 0 && p.step % eval_every == 0) || p.step == p.total_steps;
         if (evaluated && p.eval_perplexity) std::printf(" eval ppl %.3f", *p.eval_perplexity);
@@ -142,6 +146,11 @@ absl::Status RunFineTuneCommand(const std::vector<std::string>& args) {
   }
   LIGER_RETURN_IF_ERROR(result.status());
   std::printf("fine-tuned model written to %s\n", result->output_dir.c_str());
+  if (absl::StartsWith(options.device, "cuda")) {
+    const std::string device = options.device == "cuda" ? "cuda:0" : options.device;
+    std::printf("peak device memory %.2f GB on %s\n",
+                static_cast<double>(ReadPeakDeviceMemory(device)) / 1e9, device.c_str());
+  }
   return absl::OkStatus();
 }
 

@@ -30,6 +30,7 @@ commands:
             [--lr 1e-3] [--schedule constant|cosine] [--warmup-steps 0]
             [--epochs 2 | --max-steps N] [--seq-len 1024] [--batch-size 8] [--micro-batch 1]
             [--eval-every N] [--save-every N] [--resume] [--seed S] [--dtype] [--device]
+            [--distill 0] (adds λ·KL(softmax teacher ‖ student)) [--activation-checkpointing]
             [--server HOST:PORT] (runs it as a job on the server and follows it; DIRs are there)
   serve     --model DIR [--model-name NAME] [--host 127.0.0.1] [--port 50051] [--metrics-port M]
             [--session-budget-bytes B] [--session-idle-ttl-seconds S] [--log-format text|json]

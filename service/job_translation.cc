@@ -60,6 +60,8 @@ absl::StatusOr<FineTuneOptions> FineTuneOptionsFromProto(const v1::FineTuneReque
   LIGER_ASSIGN_OR_RETURN(std::string dtype, DTypeNameFromProto(request.dtype()));
   options.dtype = dtype.empty() ? default_dtype : dtype;
   options.device = request.device().empty() ? default_device : request.device();
+  options.distill_weight = request.distill_weight();
+  options.activation_checkpointing = request.activation_checkpointing();
   options.seed = request.seed();
   if (options.seed == 0) {
     absl::BitGen random;
@@ -94,6 +96,8 @@ void FineTuneOptionsToProto(const FineTuneOptions& options, v1::FineTuneRequest*
   request->set_dtype(DTypeToProto(options.dtype));
   request->set_device(options.device);
   request->set_seed(options.seed);
+  request->set_distill_weight(options.distill_weight);
+  request->set_activation_checkpointing(options.activation_checkpointing);
 }
 
 v1::JobState JobStateToProto(JobState state) {
@@ -146,6 +150,7 @@ void JobSnapshotToProto(const JobSnapshot& job, v1::Job* proto) {
   if (job.progress.eval_perplexity.has_value()) {
     progress->set_eval_perplexity(*job.progress.eval_perplexity);
   }
+  if (job.progress.distill_kl.has_value()) progress->set_distill_kl(*job.progress.distill_kl);
   *proto->mutable_created_at() = JobTimestamp(job.created_at);
   if (job.started_at.has_value()) *proto->mutable_started_at() = JobTimestamp(*job.started_at);
   if (job.finished_at.has_value()) *proto->mutable_finished_at() = JobTimestamp(*job.finished_at);

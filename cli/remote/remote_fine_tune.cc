@@ -27,6 +27,7 @@ std::string FineTuneJobLine(const v1::Job& job) {
                           p.total_steps(), p.epoch(), p.loss(), p.learning_rate(),
                           p.tokens_per_second());
   }
+  if (p.has_distill_kl()) absl::StrAppendFormat(&line, " distill-kl %.4f", p.distill_kl());
   if (p.has_eval_perplexity()) absl::StrAppendFormat(&line, " eval-ppl %.4f", p.eval_perplexity());
   if (job.state() == v1::JOB_STATE_SUCCEEDED) {
     absl::StrAppend(&line, " output ", job.request().output_dir());

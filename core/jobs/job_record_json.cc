@@ -63,6 +63,8 @@ nlohmann::ordered_json OptionsToJson(const FineTuneOptions& o) {
           {"dtype", o.dtype},
           {"device", o.device},
           {"seed", o.seed},
+          {"distill_weight", o.distill_weight},
+          {"activation_checkpointing", o.activation_checkpointing},
           {"resume", o.resume}};
 }
 
@@ -99,6 +101,11 @@ FineTuneOptions OptionsFromJson(const nlohmann::json& j) {
   o.dtype = j.at("dtype").get<std::string>();
   o.device = j.at("device").get<std::string>();
   o.seed = j.at("seed").get<uint64_t>();
+  // Records written before distillation existed lack it: they trained without.
+  if (j.contains("distill_weight")) o.distill_weight = j.at("distill_weight").get<double>();
+  if (j.contains("activation_checkpointing")) {
+    o.activation_checkpointing = j.at("activation_checkpointing").get<bool>();
+  }
   o.resume = j.at("resume").get<bool>();
   return o;
 }
@@ -114,6 +121,7 @@ nlohmann::ordered_json ProgressToJson(const FineTuneProgress& p) {
   if (p.eval_perplexity.has_value()) {
     json["eval_perplexity"] = JobRecordNumber(*p.eval_perplexity);
   }
+  if (p.distill_kl.has_value()) json["distill_kl"] = JobRecordNumber(*p.distill_kl);
   return json;
 }
 
@@ -127,6 +135,7 @@ FineTuneProgress ProgressFromJson(const nlohmann::json& j) {
   p.tokens_per_second = JobRecordDouble(j.at("tokens_per_second"));
   p.tokens_processed = j.at("tokens_processed").get<int64_t>();
   if (j.contains("eval_perplexity")) p.eval_perplexity = JobRecordDouble(j.at("eval_perplexity"));
+  if (j.contains("distill_kl")) p.distill_kl = JobRecordDouble(j.at("distill_kl"));
   return p;
 }
 

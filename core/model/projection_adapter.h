@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -45,6 +46,10 @@ class ProjectionAdapter {
   // The additive delta [..., out] in x's dtype for projection `p` of layer `layer` on its input
   // x [..., in], or an undefined tensor when that projection is not adapted.
   virtual torch::Tensor Delta(int64_t layer, Projection p, const torch::Tensor& x) const = 0;
+
+  // The tensors requiring grad that Delta reads for `layer`, which activation checkpointing must
+  // name as the layer's inputs.
+  virtual std::vector<torch::Tensor> LayerParameters(int64_t layer) const = 0;
 };
 
 }  // namespace liger

@@ -1,7 +1,10 @@
 #include "core/model/transformer.h"
 
+#include "core/model/layer_checkpoint.h"
+
 #include "absl/strings/str_cat.h"
 #include "core/model/rms_norm.h"
+#include "core/model/softmax_attention.h"
 #include "core/model/transformer_state.h"
 
 namespace liger {
@@ -44,6 +47,20 @@ Transformer::Transformer(ModelConfig config, TransformerWeights weights,
       device_(device),
       dtype_(dtype) {}
 
+std::unique_ptr<Transformer> Transformer::WithSoftmaxAttention() const {
+  ModelConfig config = config_;
+  config.liger.reset();
+  std::vector<std::unique_ptr<SequenceMixer>> mixers;
+  mixers.reserve(mixers_.size());
+  for (size_t i = 0; i < mixers_.size(); ++i) {
+    mixers.push_back(
+        std::make_unique<SoftmaxAttention>(config, config.sliding_window, device_, dtype_));
+  }
+  // TransformerWeights holds tensor handles, so its copy shares the storage.
+  return std::make_unique<Transformer>(std::move(config), weights_, std::move(mixers), device_,
+                                       dtype_);
+}
+
 std::unique_ptr<ModelState> Transformer::NewState() const {
   std::vector<std::unique_ptr<LayerState>> layers;
   layers.reserve(mixers_.size());
@@ -53,47 +70,63 @@ std::unique_ptr<ModelState> Transformer::NewState() const {
 
 torch::Tensor Transformer::Run(const torch::Tensor& ids, const torch::Tensor& positions,
                                absl::Span<ModelState* const> states, RunMode mode,
-                               const ProjectionAdapter* adapter) const {
+                               const ProjectionAdapter* adapter, bool checkpoint_layers) const {
   const ModelConfig& c = config_;
-  const int64_t batch = ids.size(0);
-  const int64_t steps = ids.size(1);
   torch::Tensor x = weights_.embed_tokens.index_select(0, ids.reshape({-1}))
-                        .view({batch, steps, c.hidden_size});
+                        .view({ids.size(0), ids.size(1), c.hidden_size});
   auto [cos, sin] = rope_.CosSin(positions);
   std::vector<LayerState*> layer_states(states.size());
+  const bool checkpoint = checkpoint_layers && mode == RunMode::kForward && torch::GradMode::is_enabled();
   for (size_t i = 0; i < weights_.layers.size(); ++i) {
-    const LayerWeights& w = weights_.layers[i];
-    const auto layer = static_cast<int64_t>(i);
-    torch::Tensor h = RmsNorm(x, w.input_norm, c.rms_norm_eps);
-    MixerInputs in;
-    in.q = SplitHeads(Project(h, w.q_proj, w.q_bias, adapter, layer, Projection::kQ),
-                      c.num_attention_heads, c.head_dim, w.q_norm, c.rms_norm_eps);
-    in.k = SplitHeads(Project(h, w.k_proj, w.k_bias, adapter, layer, Projection::kK),
-                      c.num_key_value_heads, c.head_dim, w.k_norm, c.rms_norm_eps);
-    in.v = SplitHeads(Project(h, w.v_proj, w.v_bias, adapter, layer, Projection::kV),
-                      c.num_key_value_heads, c.head_dim, torch::Tensor(), c.rms_norm_eps);
-    in.cos = cos;
-    in.sin = sin;
     for (size_t b = 0; b < states.size(); ++b) {
       layer_states[b] = &static_cast<TransformerState*>(states[b])->layer(i);
     }
-    torch::Tensor o;
-    if (mode == RunMode::kForward) {
-      o = mixers_[i]->Forward(in);
-    } else if (mode == RunMode::kPrefill) {
-      o = mixers_[i]->Prefill(in, *layer_states[0]);
+    if (checkpoint) {
+      x = CheckpointLayer(
+          [this, i, cos = cos, sin = sin, adapter](const torch::Tensor& input) {
+            return RunLayer(i, input, cos, sin, {}, RunMode::kForward, adapter);
+          },
+          x, adapter ? adapter->LayerParameters(static_cast<int64_t>(i)) : std::vector<torch::Tensor>{});
     } else {
-      o = mixers_[i]->Decode(in, layer_states);
+      x = RunLayer(i, x, cos, sin, layer_states, mode, adapter);
     }
-    o = o.transpose(1, 2).reshape({batch, steps, c.num_attention_heads * c.head_dim});
-    x = x + Project(o, w.o_proj, w.o_bias, adapter, layer, Projection::kO);
-    h = RmsNorm(x, w.post_attention_norm, c.rms_norm_eps);
-    torch::Tensor gate = Project(h, w.gate_proj, w.gate_bias, adapter, layer, Projection::kGate);
-    torch::Tensor up = Project(h, w.up_proj, w.up_bias, adapter, layer, Projection::kUp);
-    x = x + Project(torch::silu(gate) * up, w.down_proj, w.down_bias, adapter, layer,
-                    Projection::kDown);
   }
   return RmsNorm(x, weights_.final_norm, c.rms_norm_eps);
+}
+
+torch::Tensor Transformer::RunLayer(size_t i, torch::Tensor x, const torch::Tensor& cos,
+                                    const torch::Tensor& sin,
+                                    absl::Span<LayerState* const> layer_states, RunMode mode,
+                                    const ProjectionAdapter* adapter) const {
+  const ModelConfig& c = config_;
+  const int64_t batch = x.size(0), steps = x.size(1);
+  const LayerWeights& w = weights_.layers[i];
+  const auto layer = static_cast<int64_t>(i);
+  torch::Tensor h = RmsNorm(x, w.input_norm, c.rms_norm_eps);
+  MixerInputs in;
+  in.q = SplitHeads(Project(h, w.q_proj, w.q_bias, adapter, layer, Projection::kQ),
+                    c.num_attention_heads, c.head_dim, w.q_norm, c.rms_norm_eps);
+  in.k = SplitHeads(Project(h, w.k_proj, w.k_bias, adapter, layer, Projection::kK),
+                    c.num_key_value_heads, c.head_dim, w.k_norm, c.rms_norm_eps);
+  in.v = SplitHeads(Project(h, w.v_proj, w.v_bias, adapter, layer, Projection::kV),
+                    c.num_key_value_heads, c.head_dim, torch::Tensor(), c.rms_norm_eps);
+  in.cos = cos;
+  in.sin = sin;
+  torch::Tensor o;
+  if (mode == RunMode::kForward) {
+    o = mixers_[i]->Forward(in);
+  } else if (mode == RunMode::kPrefill) {
+    o = mixers_[i]->Prefill(in, *layer_states[0]);
+  } else {
+    o = mixers_[i]->Decode(in, layer_states);
+  }
+  o = o.transpose(1, 2).reshape({batch, steps, c.num_attention_heads * c.head_dim});
+  x = x + Project(o, w.o_proj, w.o_bias, adapter, layer, Projection::kO);
+  h = RmsNorm(x, w.post_attention_norm, c.rms_norm_eps);
+  torch::Tensor gate = Project(h, w.gate_proj, w.gate_bias, adapter, layer, Projection::kGate);
+  torch::Tensor up = Project(h, w.up_proj, w.up_bias, adapter, layer, Projection::kUp);
+  return x + Project(torch::silu(gate) * up, w.down_proj, w.down_bias, adapter, layer,
+                     Projection::kDown);
 }
 
 torch::Tensor Transformer::Logits(const torch::Tensor& hidden) const {
@@ -131,12 +164,13 @@ absl::StatusOr<torch::Tensor> Transformer::Forward(const torch::Tensor& input_id
 }
 
 absl::StatusOr<torch::Tensor> Transformer::TrainingForward(const torch::Tensor& input_ids,
-                                                          const ProjectionAdapter* adapter) const {
+                                                          const ProjectionAdapter* adapter,
+                                                          bool checkpoint_layers) const {
   if (absl::Status s = CheckTokens(input_ids, 2); !s.ok()) return s;
   try {
     torch::Tensor ids = input_ids.to(device_, torch::kInt64);
     torch::Tensor positions = torch::arange(ids.size(1), ids.options()).unsqueeze(0);
-    return Logits(Run(ids, positions, {}, RunMode::kForward, adapter));
+    return Logits(Run(ids, positions, {}, RunMode::kForward, adapter, checkpoint_layers));
   } catch (const c10::Error& e) {
     return ToStatus(e);
   }

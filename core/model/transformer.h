@@ -35,9 +35,17 @@ class Transformer : public CausalLM {
   // path as Forward with `adapter` (may be null) adding its deltas to the projections. Unlike
   // Forward it keeps the caller's grad mode (on by default), so the logits carry a graph back to
   // the adapter's tensors (the base weights do not require grad), and evaluation can run it under a
-  // NoGradGuard.
+  // NoGradGuard. With `checkpoint_layers` (and grad on), each layer keeps only its input for the
+  // backward pass and runs again during it (see CheckpointLayer); the adapter must then be
+  // deterministic (no dropout).
   absl::StatusOr<torch::Tensor> TrainingForward(const torch::Tensor& input_ids,
-                                                const ProjectionAdapter* adapter) const;
+                                                const ProjectionAdapter* adapter,
+                                                bool checkpoint_layers = false) const;
+
+  // This model with softmax attention in every layer, sharing this one's weight tensors (nothing
+  // is copied or read again): for a Liger conversion, the model it was converted from, which
+  // distillation uses as its teacher.
+  std::unique_ptr<Transformer> WithSoftmaxAttention() const;
 
  private:
   // kForward: stateless whole sequences; kPrefill: one state (B == 1) advanced by T tokens;
@@ -48,7 +56,11 @@ class Transformer : public CausalLM {
   // (may be null) adds its deltas to the projections.
   torch::Tensor Run(const torch::Tensor& ids, const torch::Tensor& positions,
                     absl::Span<ModelState* const> states, RunMode mode,
-                    const ProjectionAdapter* adapter = nullptr) const;
+                    const ProjectionAdapter* adapter = nullptr, bool checkpoint_layers = false) const;
+  // Decoder layer i on x [B, T, hidden]; `layer_states` as Run's states, one layer down.
+  torch::Tensor RunLayer(size_t i, torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
+                         absl::Span<LayerState* const> layer_states, RunMode mode,
+                         const ProjectionAdapter* adapter) const;
   torch::Tensor Logits(const torch::Tensor& hidden) const;
   absl::Status CheckTokens(const torch::Tensor& tokens, int64_t dims) const;
 

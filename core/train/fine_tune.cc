@@ -95,11 +95,7 @@ absl::StatusOr<FineTuneResult> RunFineTuneUnguarded(
     LIGER_RETURN_IF_ERROR(CheckResumeOptions(checkpoint->options, options));
   }
   LIGER_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(options.model_dir));
-  if (options.sequence_length > config.max_position_embeddings) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "option sequence_length (", options.sequence_length,
-        ") exceeds the model's max_position_embeddings (", config.max_position_embeddings, ")"));
-  }
+  LIGER_RETURN_IF_ERROR(ValidateFineTuneModel(options, config));
   LIGER_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadTokenizer(options.model_dir));
   LIGER_ASSIGN_OR_RETURN(PackedSequences train,
                          LoadFineTuneData(options.train_data, *tokenizer, options.sequence_length));
@@ -117,7 +113,11 @@ absl::StatusOr<FineTuneResult> RunFineTuneUnguarded(
   LIGER_ASSIGN_OR_RETURN(std::unique_ptr<LoraAdapters> adapters,
                          LoraAdapters::Create(model->config(), options.lora, load.device,
                                               options.seed));
-  FineTuneTrainer trainer(options, *model, *adapters, train, eval ? &*eval : nullptr);
+  // The teacher shares the model's weight tensors, so it costs no memory but its activations.
+  std::unique_ptr<Transformer> teacher;
+  if (options.distill_weight > 0) teacher = model->WithSoftmaxAttention();
+  FineTuneTrainer trainer(options, *model, teacher.get(), *adapters, train,
+                          eval ? &*eval : nullptr);
   if (checkpoint) {
     LIGER_RETURN_IF_ERROR(trainer.Restore(*checkpoint));
   } else {

@@ -46,9 +46,16 @@ struct FineTuneOptions {
   int32_t sequence_length = 1024;
   int64_t eval_every_steps = 0;  // 0: only at the end (if eval_data is set)
   int64_t save_every_steps = 0;  // 0: no intermediate checkpoints
+  // Keep only each layer's input for the backward pass and recompute the rest during it: much less
+  // activation memory (larger micro-batches fit) for one more forward pass. Needs lora dropout 0.
+  bool activation_checkpointing = false;
   std::string dtype = "float32";  // compute dtype of the frozen base: float32 | bfloat16 | float16
   std::string device = "cpu";
   uint64_t seed = 0;  // shuffling, LoRA initialisation and dropout
+  // λ of the distillation term: each token's loss adds λ · KL(teacher ‖ student) of the next-token
+  // distributions, the teacher being the same weights with their original softmax attention
+  // (a converted model is required). 0: plain cross-entropy.
+  double distill_weight = 0;
   // Continue from the checkpoint a previous run with the same options left in
   // `output_dir`'s resume directory (see FineTuneResumeDir), ending exactly where an uninterrupted
   // run would.
@@ -59,11 +66,12 @@ struct FineTuneProgress {
   int64_t step = 0;         // optimizer steps done
   int64_t total_steps = 0;  // planned optimizer steps
   int32_t epoch = 1;        // 1-based epoch being trained
-  double loss = 0;          // mean training loss of the last step
+  double loss = 0;          // mean training loss of the last step (with λ · KL when distilling)
   double learning_rate = 0;
   double tokens_per_second = 0;  // over the last step
   int64_t tokens_processed = 0;
   std::optional<double> eval_perplexity;  // of the latest evaluation
+  std::optional<double> distill_kl;  // mean KL(teacher ‖ student) per token of the last step
 };
 
 struct FineTuneResult {

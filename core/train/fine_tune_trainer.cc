@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/train/distillation_kl.h"
 #include "core/train/epoch_order.h"
 #include "core/train/resume_options.h"
 #include "core/util/status_macros.h"
@@ -48,12 +49,13 @@ using TrainerOptimizerStateKey = std::decay_t<
 
 // The key under which torch::optim keeps a parameter's state is its TensorImpl's address, printed
 // as a string in LibTorch 1.x and the pointer itself in 2.x; the overload picks by key type.
-std::string OptimizerStateKeyOf(const torch::Tensor& parameter, std::string* /*type*/) {
+[[maybe_unused]] std::string OptimizerStateKeyOf(const torch::Tensor& parameter,
+                                                 std::string* /*type*/) {
   std::ostringstream key;
   key << parameter.unsafeGetTensorImpl();
   return key.str();
 }
-void* OptimizerStateKeyOf(const torch::Tensor& parameter, void** /*type*/) {
+[[maybe_unused]] void* OptimizerStateKeyOf(const torch::Tensor& parameter, void** /*type*/) {
   return parameter.unsafeGetTensorImpl();
 }
 TrainerOptimizerStateKey OptimizerStateKey(const torch::Tensor& parameter) {
@@ -63,10 +65,11 @@ TrainerOptimizerStateKey OptimizerStateKey(const torch::Tensor& parameter) {
 }  // namespace
 
 FineTuneTrainer::FineTuneTrainer(const FineTuneOptions& options, const Transformer& model,
-                                 LoraAdapters& adapters, const PackedSequences& train,
-                                 const PackedSequences* eval)
+                                 const Transformer* teacher, LoraAdapters& adapters,
+                                 const PackedSequences& train, const PackedSequences* eval)
     : options_(options),
       model_(model),
+      teacher_(options.distill_weight > 0 ? teacher : nullptr),
       adapters_(adapters),
       train_(train),
       eval_(eval),
@@ -143,11 +146,35 @@ absl::Status FineTuneTrainer::Restore(const TrainingCheckpoint& c) {
 absl::StatusOr<torch::Tensor> FineTuneTrainer::SummedLoss(const torch::Tensor& inputs,
                                                           const torch::Tensor& labels) {
   LIGER_ASSIGN_OR_RETURN(torch::Tensor logits,
-                         model_.TrainingForward(inputs.to(device_), &adapters_));
+                         model_.TrainingForward(inputs.to(device_), &adapters_,
+                                                options_.activation_checkpointing));
   return torch::nn::functional::cross_entropy(
       logits.reshape({-1, logits.size(-1)}), labels.to(device_).reshape({-1}),
       torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kUntrainedLabel).reduction(
           torch::kSum));
+}
+
+absl::StatusOr<FineTuneTrainer::SummedTrainingLoss> FineTuneTrainer::SummedDistillationLoss(
+    const torch::Tensor& inputs, const torch::Tensor& labels) {
+  const torch::Tensor ids = inputs.to(device_);
+  const torch::Tensor targets = labels.to(device_).reshape({-1});
+  // The teacher runs first (without a graph), so its activations are gone before the student's
+  // are kept for backward; only its logits stay, and those are reused in place.
+  LIGER_ASSIGN_OR_RETURN(torch::Tensor teacher_logits, teacher_->Forward(ids));
+  teacher_logits = teacher_logits.reshape({-1, teacher_logits.size(-1)});
+  torch::Tensor log_probs;
+  {
+    LIGER_ASSIGN_OR_RETURN(
+        torch::Tensor logits,
+        model_.TrainingForward(ids, &adapters_, options_.activation_checkpointing));
+    log_probs = torch::log_softmax(logits.reshape({-1, logits.size(-1)}), -1);
+  }
+  SummedTrainingLoss loss;
+  loss.distill_kl = SummedDistillationKl(std::move(teacher_logits), log_probs,
+                                         targets != kUntrainedLabel);
+  loss.objective = torch::nll_loss(log_probs, targets, {}, at::Reduction::Sum, kUntrainedLabel) +
+                   options_.distill_weight * loss.distill_kl;
+  return loss;
 }
 
 absl::StatusOr<bool> FineTuneTrainer::Step(const std::function<bool()>& stop_requested) {
@@ -168,10 +195,18 @@ absl::StatusOr<bool> FineTuneTrainer::Step(const std::function<bool()>& stop_req
   adapters_.SetTraining(true);
   const auto start = std::chrono::steady_clock::now();
   double loss_sum = 0;
+  double kl_sum = 0;
   for (int64_t first = 0; first < count; first += micro) {
     if (stop_requested && stop_requested()) return false;
     auto [inputs, labels] = train_.Batch(batch.subspan(first, std::min(micro, count - first)));
-    LIGER_ASSIGN_OR_RETURN(torch::Tensor loss, SummedLoss(inputs, labels));
+    torch::Tensor loss;
+    if (teacher_ != nullptr) {
+      LIGER_ASSIGN_OR_RETURN(SummedTrainingLoss distilled, SummedDistillationLoss(inputs, labels));
+      loss = std::move(distilled.objective);
+      kl_sum += distilled.distill_kl.item<double>();
+    } else {
+      LIGER_ASSIGN_OR_RETURN(loss, SummedLoss(inputs, labels));
+    }
     (loss / trained).backward();
     loss_sum += loss.item<double>();
   }
@@ -188,6 +223,7 @@ absl::StatusOr<bool> FineTuneTrainer::Step(const std::function<bool()>& stop_req
   progress_.step += 1;
   progress_.epoch = static_cast<int32_t>(epoch_ + 1);
   progress_.loss = loss_sum / trained;
+  if (teacher_ != nullptr) progress_.distill_kl = kl_sum / trained;
   progress_.learning_rate = learning_rate;
   progress_.tokens_per_second = seconds > 0 ? static_cast<double>(tokens) / seconds : 0;
   progress_.tokens_processed += tokens;

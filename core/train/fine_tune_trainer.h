@@ -21,11 +21,14 @@ namespace liger {
 
 // The optimisation loop of RunFineTune: AdamW over the adapter parameters, the learning-rate plan,
 // gradient accumulation and clipping, periodic evaluation, and checkpoints in
-// FineTuneResumeDir(options.output_dir). The model, adapters and data must outlive it.
+// FineTuneResumeDir(options.output_dir). With options.distill_weight > 0 the training loss adds
+// λ · KL(teacher ‖ student) per trained token, `teacher` (then required) giving the target
+// distributions. The model, teacher, adapters and data must outlive it.
 class FineTuneTrainer {
  public:
-  FineTuneTrainer(const FineTuneOptions& options, const Transformer& model, LoraAdapters& adapters,
-                  const PackedSequences& train, const PackedSequences* eval);
+  FineTuneTrainer(const FineTuneOptions& options, const Transformer& model,
+                  const Transformer* teacher, LoraAdapters& adapters, const PackedSequences& train,
+                  const PackedSequences* eval);
 
   // Starts from scratch: seeds the random generators that LoRA dropout draws from.
   void SeedRandomness();
@@ -47,8 +50,17 @@ class FineTuneTrainer {
   // One optimizer step; false when stopped before it completed (nothing is then changed but the
   // gradients).
   absl::StatusOr<bool> Step(const std::function<bool()>& stop_requested);
+  // Sums over the trained labels of one micro-batch: `objective` (with its graph) is the
+  // cross-entropy plus λ times `distill_kl`, which is undefined when not distilling.
+  struct SummedTrainingLoss {
+    torch::Tensor objective;
+    torch::Tensor distill_kl;
+  };
+
   // Sum of the cross-entropy over the trained labels of one micro-batch.
   absl::StatusOr<torch::Tensor> SummedLoss(const torch::Tensor& inputs, const torch::Tensor& labels);
+  absl::StatusOr<SummedTrainingLoss> SummedDistillationLoss(const torch::Tensor& inputs,
+                                                            const torch::Tensor& labels);
   absl::StatusOr<double> EvalPerplexity();
   void CaptureRandomness();
   TrainingCheckpoint Snapshot() const;
@@ -56,6 +68,7 @@ class FineTuneTrainer {
 
   const FineTuneOptions& options_;
   const Transformer& model_;
+  const Transformer* teacher_;
   LoraAdapters& adapters_;
   const PackedSequences& train_;
   const PackedSequences* eval_;

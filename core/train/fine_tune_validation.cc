@@ -50,6 +50,12 @@ absl::Status ValidateFineTuneOptions(const FineTuneOptions& o) {
     return BadFineTuneOption("epochs", "positive (or 0 with max_steps set)",
                              absl::StrCat(o.epochs));
   }
+  if (o.activation_checkpointing && o.lora.dropout > 0) {
+    // The recomputed forward pass would draw other dropout masks than the first one.
+    return absl::InvalidArgumentError(
+        "option activation_checkpointing needs lora dropout 0 (recomputed layers would draw new "
+        "dropout masks)");
+  }
   if (o.micro_batch_size < 1) {
     return BadFineTuneOption("micro_batch_size", "positive", absl::StrCat(o.micro_batch_size));
   }
@@ -65,6 +71,23 @@ absl::Status ValidateFineTuneOptions(const FineTuneOptions& o) {
   }
   if (o.save_every_steps < 0) {
     return BadFineTuneOption("save_every_steps", ">= 0", absl::StrCat(o.save_every_steps));
+  }
+  if (!(o.distill_weight >= 0) || !std::isfinite(o.distill_weight)) {
+    return BadFineTuneOption("distill_weight", ">= 0 and finite", absl::StrCat(o.distill_weight));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateFineTuneModel(const FineTuneOptions& o, const ModelConfig& config) {
+  if (o.sequence_length > config.max_position_embeddings) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "option sequence_length (", o.sequence_length,
+        ") exceeds the model's max_position_embeddings (", config.max_position_embeddings, ")"));
+  }
+  if (o.distill_weight > 0 && !config.liger) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "option distill_weight: distill needs a converted model, and ", o.model_dir,
+        " is not a Liger conversion (its softmax teacher would be the model itself)"));
   }
   return absl::OkStatus();
 }

@@ -155,6 +155,15 @@ std::pair<torch::Tensor, torch::Tensor> LoraAdapters::Factors(int64_t layer, Pro
   return {f.a, f.b};
 }
 
+std::vector<torch::Tensor> LoraAdapters::LayerParameters(int64_t layer) const {
+  std::vector<torch::Tensor> factors;
+  if (layer < 0 || layer >= num_layers()) return factors;
+  for (const LoraFactors& f : layers_[layer]) {
+    if (f.a.defined()) factors.insert(factors.end(), {f.a, f.b});
+  }
+  return factors;
+}
+
 absl::Status LoraAdapters::SaveAdapter(const std::string& dir, const std::string& base_model) const {
   try {
     std::vector<torch::Tensor> host;

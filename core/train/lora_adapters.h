@@ -38,6 +38,7 @@ class LoraAdapters : public ProjectionAdapter {
                                                                    torch::Device device);
 
   torch::Tensor Delta(int64_t layer, Projection p, const torch::Tensor& x) const override;
+  std::vector<torch::Tensor> LayerParameters(int64_t layer) const override;
 
   // Every factor, in NamedParameters() order.
   std::vector<torch::Tensor> parameters() const;

@@ -37,18 +37,28 @@ nlohmann::json ResumeOptionsJson(const FineTuneOptions& o) {
       {"sequence_length", o.sequence_length},
       {"dtype", o.dtype},
       {"seed", o.seed},
+      {"distill_weight", o.distill_weight},
   };
 }
 
 absl::Status CheckResumeOptions(const nlohmann::json& saved, const FineTuneOptions& options) {
   const nlohmann::json now = ResumeOptionsJson(options);
+  // Options added after checkpoints were first written, with the value that a checkpoint which
+  // lacks them was trained with.
+  static const nlohmann::json kResumeOptionsAddedLater = {{"distill_weight", 0.0}};
   for (const auto& [name, value] : now.items()) {
-    auto it = saved.find(name);
-    const std::string before = it == saved.end() ? "(absent)" : it->dump();
-    if (it == saved.end() || *it != value) {
+    const nlohmann::json* before = nullptr;
+    if (auto it = saved.find(name); it != saved.end()) {
+      before = &*it;
+    } else if (auto added = kResumeOptionsAddedLater.find(name);
+               added != kResumeOptionsAddedLater.end()) {
+      before = &*added;
+    }
+    if (before == nullptr || *before != value) {
       return absl::FailedPreconditionError(
           absl::StrCat("option ", name, " differs from the checkpoint being resumed (checkpoint: ",
-                       before, ", now: ", value.dump(), ")"));
+                       before == nullptr ? "(absent)" : before->dump(), ", now: ", value.dump(),
+                       ")"));
     }
   }
   return absl::OkStatus();

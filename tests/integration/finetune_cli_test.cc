@@ -113,7 +113,9 @@ TEST_F(FineTuneCliTest, BadFlagsFailCleanly) {
                                          {{"--schedule", "linear"}, "--schedule"},
                                          {{"--targets", "q,nope"}, "nope"},
                                          {{"--seq-len", "9999"}, "sequence_length"},
-                                         {{"--lora-rank", "x"}, "--lora-rank"}}) {
+                                         {{"--lora-rank", "x"}, "--lora-rank"},
+                                         {{"--distill", "x"}, "--distill"},
+                                         {{"--distill", "-1"}, "distill_weight"}}) {
     std::vector<std::string> args = FineTuneArgs(out);
     args.insert(args.end(), c.extra.begin(), c.extra.end());
     CommandResult r = Liger(args);
@@ -122,6 +124,35 @@ TEST_F(FineTuneCliTest, BadFlagsFailCleanly) {
     EXPECT_NE(r.err.find(c.mentions), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(out));
   }
+}
+
+TEST_F(FineTuneCliTest, DistillReportsTheKlOfEachStep) {
+  const std::string out = (dir_ / "tuned").string();
+  std::vector<std::string> args = QuickFineTuneArgs(out);
+  args.insert(args.end(), {"--max-steps", "2", "--distill", "0.5"});
+  CommandResult r = Liger(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const std::regex step_line(
+      "step \\d/2 epoch 1 loss [0-9.]+ lr 0\\.005 tok/s [0-9]+ distill kl ([0-9.]+)");
+  std::istringstream lines(r.out);
+  std::string line;
+  int steps = 0;
+  while (std::getline(lines, line) && std::regex_search(line, std::regex("^step "))) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(line, m, step_line)) << line;
+    EXPECT_GT(std::stod(m[1].str()), 0) << line;
+    ++steps;
+  }
+  EXPECT_EQ(steps, 2);
+  EXPECT_TRUE(fs::exists(out + "/adapter_model.safetensors"));
+
+  // The teacher of an unconverted model would be the model itself.
+  args = QuickFineTuneArgs((dir_ / "plain").string());
+  args[2] = FixtureModel("llama3-tiny");
+  args.insert(args.end(), {"--distill", "0.5"});
+  r = Liger(args);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("distill needs a converted model"), std::string::npos) << r.err;
 }
 
 TEST_F(FineTuneCliTest, SigintStopsWithACheckpoint) {

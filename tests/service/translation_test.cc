@@ -310,6 +310,7 @@ TEST(JobTranslationTest, UnsetFineTuneFieldsTakeTheDocumentedDefaults) {
   EXPECT_EQ(options->dtype, "bfloat16");
   EXPECT_EQ(options->device, "cuda");
   EXPECT_NE(options->seed, 0u);  // a random seed, recorded so a resumed run reuses it
+  EXPECT_EQ(options->distill_weight, 0);
 }
 
 TEST(JobTranslationTest, FineTuneOptionsRoundTrip) {
@@ -335,6 +336,8 @@ TEST(JobTranslationTest, FineTuneOptionsRoundTrip) {
   options.dtype = "float32";
   options.device = "cpu";
   options.seed = 42;
+  options.distill_weight = 0.5;
+  options.activation_checkpointing = true;
   v1::FineTuneRequest request;
   FineTuneOptionsToProto(options, &request);
   absl::StatusOr<FineTuneOptions> back = FineTuneOptionsFromProto(request, "bfloat16", "cuda");
@@ -360,6 +363,22 @@ TEST(JobTranslationTest, FineTuneOptionsRoundTrip) {
   EXPECT_EQ(back->dtype, "float32");
   EXPECT_EQ(back->device, "cpu");
   EXPECT_EQ(back->seed, 42u);
+  EXPECT_EQ(back->distill_weight, 0.5);
+  EXPECT_TRUE(back->activation_checkpointing);
+}
+
+TEST(JobTranslationTest, ProgressCarriesTheDistillKlOnlyWhenDistilling) {
+  JobSnapshot job;
+  job.id = "j";
+  job.progress.distill_kl = 0.25;
+  v1::Job proto;
+  JobSnapshotToProto(job, &proto);
+  ASSERT_TRUE(proto.progress().has_distill_kl());
+  EXPECT_EQ(proto.progress().distill_kl(), 0.25);
+  job.progress.distill_kl.reset();
+  proto.Clear();
+  JobSnapshotToProto(job, &proto);
+  EXPECT_FALSE(proto.progress().has_distill_kl());
 }
 
 TEST(JobTranslationTest, UnknownEnumValuesAreInvalidArguments) {

@@ -2,6 +2,7 @@
 // only them) through every mixer: the softmax teacher, the Liger variants and a hybrid.
 #include <cmath>
 #include <memory>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -90,6 +91,30 @@ TEST_P(TrainingForwardTest, NoGradGuardBuildsNoGraph) {
   auto logits = model_->TrainingForward(ids_, adapters_.get());
   ASSERT_TRUE(logits.ok()) << logits.status();
   EXPECT_FALSE(logits->requires_grad());
+}
+
+// Recomputing each layer in the backward pass gives the same loss and the same adapter gradients.
+TEST_P(TrainingForwardTest, CheckpointedLayersGiveTheSameGradients) {
+  RandomiseLora(*adapters_, 3, 0.02);
+  auto gradients = [&](bool checkpoint) {
+    for (torch::Tensor p : adapters_->parameters()) p.mutable_grad() = torch::Tensor();
+    auto logits = model_->TrainingForward(ids_, adapters_.get(), checkpoint);
+    EXPECT_TRUE(logits.ok()) << logits.status();
+    torch::Tensor loss = LoraTestLoss(*logits, ids_);
+    loss.backward();
+    std::vector<torch::Tensor> grads = {loss.detach()};
+    for (const torch::Tensor& p : adapters_->parameters()) grads.push_back(p.grad().clone());
+    return grads;
+  };
+  const std::vector<torch::Tensor> plain = gradients(false);
+  const std::vector<torch::Tensor> checkpointed = gradients(true);
+  ASSERT_EQ(plain.size(), checkpointed.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    ASSERT_TRUE(checkpointed[i].defined()) << i;
+    const double scale = plain[i].abs().max().item<double>();
+    EXPECT_GT(scale, 0) << i;
+    EXPECT_LE((checkpointed[i] - plain[i]).abs().max().item<double>(), 1e-5 * scale + 1e-9) << i;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Mixers, TrainingForwardTest,
