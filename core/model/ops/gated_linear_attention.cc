@@ -19,12 +19,19 @@ torch::Tensor ToChunks(const torch::Tensor& x, int64_t chunk) {
   return padded.view({x.size(0), x.size(1), n, chunk, x.size(3)});
 }
 
+// Largest decay within one sub-chunk for which the diagonal blocks factor through the reference
+// point: exp(60) and exp(-60) are well inside float32's range.
+constexpr double kMaxFactoredDecay = 60;
+
 // Outputs of every chunk from its own tokens only (the incoming state is left to the caller). With b
 // the cumulative log gate from the chunk start, o_t = sum_{s<=t} [sum_c q_tc k_sc exp(b_tc - b_sc)]
-// v_s. Sub-chunks of `sub` tokens split the [C,C] score matrix into blocks: below the diagonal, the
-// decay factors through the reference point r_i (b just before sub-chunk i) as
-// exp(b_t - r_i) * exp(r_i - b_s), both <= 1; the diagonal blocks use the exact per-channel decay.
-// Every exponent is a forward-interval decay (<= 0), so nothing overflows.
+// v_s. Sub-chunks of `sub` tokens split the [C,C] score matrix into blocks, and the decay factors
+// through the reference point r_i (b just before sub-chunk i) as exp(b_t - r_i) * exp(r_i - b_s):
+// two matmul-ready tensors. Below the diagonal both factors are <= 1. On the diagonal blocks the
+// second factor exceeds 1, by at most the sub-chunk's own decay; when that stays below
+// kMaxFactoredDecay in every channel (all realistic gates), the diagonal uses the same product.
+// Otherwise (gates that wipe the state within a few tokens) the diagonal blocks take the exact
+// per-channel decay from a [S,S,channels] tensor, where every exponent is <= 0.
 // q,k,b: [B,H,N,C,K]; v: [B,H,N,C,V]; b in float64.
 torch::Tensor IntraChunkOutputs(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                 const torch::Tensor& b, int64_t sub) {
@@ -38,20 +45,28 @@ torch::Tensor IntraChunkOutputs(const torch::Tensor& q, const torch::Tensor& k, 
   const torch::Tensor block_ends = bb.narrow(4, sub - 1, 1);
   const torch::Tensor r =
       torch::cat({torch::zeros_like(block_ends.narrow(3, 0, 1)), block_ends.narrow(3, 0, m - 1)}, 3);
-  // Off-diagonal blocks [.., i, j, t, s] for j < i. For j >= i the exponent would be positive: it is
-  // clamped to keep the masked-out entries finite.
+  const bool factored = (r - block_ends).max().item<double>() <= kMaxFactoredDecay;
+  // Blocks [.., i, j, t, s]. Exponents of masked-out blocks (j > i, and j == i when not factored)
+  // are clamped only to keep them finite.
   const torch::Tensor q_dec = qb * DecayFactor(bb - r);  // [B,H,N,M,S,K]
   const torch::Tensor k_dec =
-      kb.unsqueeze(3) * DecayFactor((r.unsqueeze(4) - bb.unsqueeze(3)).clamp_max(0));  // [.., i, j, S, K]
-  const torch::Tensor below = torch::ones({m, m}, bool_options).tril(-1);
+      kb.unsqueeze(3) * DecayFactor((r.unsqueeze(4) - bb.unsqueeze(3))
+                                        .clamp_max(factored ? kMaxFactoredDecay : 0));  // [.., i, j, S, K]
+  const torch::Tensor lower_blocks = torch::ones({m, m}, bool_options).tril(-1).view({m, m, 1, 1});
+  const torch::Tensor diagonal_blocks = torch::eye(m, bool_options).view({m, m, 1, 1});
+  const torch::Tensor causal = torch::ones({sub, sub}, bool_options).tril();  // s <= t
+  const torch::Tensor visible =
+      factored ? lower_blocks.logical_or(diagonal_blocks.logical_and(causal)) : lower_blocks;
   torch::Tensor scores = torch::matmul(q_dec.unsqueeze(4), k_dec.transpose(-1, -2))
-                             .masked_fill(below.logical_not().view({m, m, 1, 1}), 0);
-  // Diagonal blocks: sum over channels of q_tc k_sc exp(b_tc - b_sc), zero above the diagonal.
-  const torch::Tensor future = torch::ones({sub, sub}, bool_options).triu(1).unsqueeze(-1);
-  const torch::Tensor log_decay = (bb.unsqueeze(5) - bb.unsqueeze(4))
-                                      .masked_fill(future, -std::numeric_limits<double>::infinity());
-  const torch::Tensor diagonal = (qb.unsqueeze(5) * kb.unsqueeze(4) * DecayFactor(log_decay)).sum(-1);
-  scores = scores + diagonal.unsqueeze(4) * torch::eye(m, q.options()).view({m, m, 1, 1});
+                             .masked_fill(visible.logical_not(), 0);
+  if (!factored) {
+    const torch::Tensor future = causal.logical_not().unsqueeze(-1);
+    const torch::Tensor log_decay = (bb.unsqueeze(5) - bb.unsqueeze(4))
+                                        .masked_fill(future, -std::numeric_limits<double>::infinity());
+    const torch::Tensor diagonal =
+        (qb.unsqueeze(5) * kb.unsqueeze(4) * DecayFactor(log_decay)).sum(-1);
+    scores = scores + diagonal.unsqueeze(4) * diagonal_blocks.to(q.scalar_type());
+  }
   // [.., i, j, t, s] -> [.., (i t), (j s)]: one [C,C] matrix per chunk.
   scores = scores.permute({0, 1, 2, 3, 5, 4, 6}).reshape({bs, h, n, c, c});
   return torch::matmul(scores, v);
