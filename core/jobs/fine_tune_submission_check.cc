@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/io/file_util.h"
+#include "core/model/model_config.h"
 #include "core/train/fine_tune_validation.h"
 #include "core/util/status_macros.h"
 
@@ -33,6 +34,9 @@ absl::Status SubmissionPathExists(const std::string& path, absl::string_view opt
 absl::Status CheckFineTuneSubmission(const FineTuneOptions& options) {
   LIGER_RETURN_IF_ERROR(ValidateFineTuneOptions(options));
   LIGER_RETURN_IF_ERROR(SubmissionPathExists(options.model_dir, "model_dir", true));
+  // Options that only make sense for some models are refused now, not when the job starts.
+  LIGER_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(options.model_dir));
+  LIGER_RETURN_IF_ERROR(ValidateFineTuneModel(options, config));
   LIGER_RETURN_IF_ERROR(SubmissionPathExists(options.train_data, "train_data", false));
   if (!options.eval_data.empty()) {
     LIGER_RETURN_IF_ERROR(SubmissionPathExists(options.eval_data, "eval_data", false));

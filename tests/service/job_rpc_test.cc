@@ -210,6 +210,12 @@ TEST_F(JobRpcTest, FineTuneChecksTheRequestAndFillsTheDefaults) {
   v1::FineTuneRequest bad_dtype = Request("out");
   bad_dtype.set_dtype(static_cast<v1::ComputeDType>(77));
   EXPECT_EQ(FineTune(bad_dtype, &job).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::FineTuneRequest too_long = Request("out");
+  too_long.set_sequence_length(5000);  // llama3-tiny: max_position_embeddings 4096
+  EXPECT_EQ(FineTune(too_long, &job).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::FineTuneRequest distill_unconverted = Request("out");
+  distill_unconverted.set_distill_weight(0.5);  // its softmax teacher would be itself
+  EXPECT_EQ(FineTune(distill_unconverted, &job).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   fs::create_directories(root_ / "taken");
   EXPECT_EQ(FineTune(Request("taken"), &job).error_code(), grpc::StatusCode::ALREADY_EXISTS);
   std::vector<v1::Job> jobs;

@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "core/jobs/job_record_json.h"
+#include "tests/test_paths.h"
 
 namespace liger {
 namespace {
@@ -94,6 +95,9 @@ class JobManagerTest : public ::testing::Test {
              ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(root_ / "model");
+    // Submission reads the model's config (the fake runner never loads its weights).
+    fs::copy_file(liger::testing::SourceDir() + "/models/llama3-tiny/config.json",
+                  root_ / "model" / "config.json");
     std::ofstream(root_ / "train.jsonl") << "{\"text\": \"hello\"}\n";
   }
   void TearDown() override { fs::remove_all(root_); }
