@@ -13,7 +13,7 @@ namespace liger {
 // Per head: S_t = diag(exp(log_gate_t)) S_{t-1} + k_t^T v_t ;  o_t = q_t S_t  (scale 1).
 //
 // q,k,log_gate: [B,H,T,K]; v: [B,H,T,V]; q,k,v share a dtype; log_gate <= 0 (any float dtype);
-// state: [B,H,K,V] float32, or undefined for zeros. The math runs in float32, chunk by chunk
+// state: [B,H,K,V] float32, or undefined for zeros. The math runs in float32, in chunks
 // (chunk_size tokens, cost linear in T); the output has q's dtype. `state` is not modified; the
 // returned final_state is new, except that T == 0 returns `state` itself (zeros if undefined).
 absl::StatusOr<GlaResult> GatedLinearAttention(const torch::Tensor& q, const torch::Tensor& k,

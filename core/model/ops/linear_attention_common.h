@@ -17,12 +17,6 @@ struct GlaResult {
 // Which state dimension a gated linear recurrence decays.
 enum class GateDim { kKey, kValue };
 
-// One chunk of a gated linear recurrence. All tensors are float32 on one device: q,k [B,H,L,K],
-// v [B,H,L,V], log_gate [B,H,L,K or V], state [B,H,K,V] (advanced past the chunk in place);
-// writes the chunk's outputs into `out` [B,H,L,V].
-using ChunkKernel = void (*)(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                             const torch::Tensor& log_gate, torch::Tensor& state, torch::Tensor out);
-
 // Validates a prefill call: q,k [B,H,T,K], v [B,H,T,V], log_gate [B,H,T,K or V], state [B,H,K,V]
 // float32 or undefined, all on the device of q; chunk_size >= 1.
 absl::Status CheckRecurrencePrefill(const char* op, GateDim gate_dim, const torch::Tensor& q,
@@ -30,9 +24,11 @@ absl::Status CheckRecurrencePrefill(const char* op, GateDim gate_dim, const torc
                                     const torch::Tensor& log_gate, const torch::Tensor& state,
                                     int64_t chunk_size);
 
-// Validates a prefill call and runs `kernel` over consecutive chunks of at most `chunk_size`
-// tokens, passing the state between them. `op` names the caller in error messages.
-absl::StatusOr<GlaResult> RunChunkedRecurrence(const char* op, GateDim gate_dim, ChunkKernel kernel,
+// Validates a prefill call and runs the recurrence in chunks of about `chunk_size` tokens (rounded
+// to whole sub-chunks), all chunks at once but for a short sequential pass of the state between
+// them: cost and memory linear in T. The math runs in float32 (cumulative gates in float64); the
+// output has q's dtype. `op` names the caller in error messages.
+absl::StatusOr<GlaResult> RunChunkedRecurrence(const char* op, GateDim gate_dim,
                                                const torch::Tensor& q, const torch::Tensor& k,
                                                const torch::Tensor& v, const torch::Tensor& log_gate,
                                                const torch::Tensor& state, int64_t chunk_size);
@@ -43,8 +39,8 @@ absl::Status CheckRecurrenceStep(const char* op, GateDim gate_dim, const torch::
                                  const torch::Tensor& k, const torch::Tensor& v,
                                  const torch::Tensor& log_gate, const torch::Tensor& state);
 
-// Sub-chunk length used inside a chunk: decays between sub-chunks go through a reference point,
-// only the diagonal sub-chunk blocks need the per-channel [L,L,channels] decay tensor.
+// Sub-chunk length inside a chunk: the decays of a chunk's score blocks factor through one
+// reference point per sub-chunk.
 inline constexpr int64_t kSubChunk = 16;
 
 // exp of a log decay computed in float64 (so that differences of long cumulative sums keep their
