@@ -1,7 +1,9 @@
 #include "core/model/layer_checkpoint.h"
 
+#include <mutex>
 #include <utility>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 namespace liger {
@@ -10,10 +12,38 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Keeps the layer's closure alive inside the autograd graph until backward.
+// Keeps the layer's closure alive inside the autograd graph until backward, with the state of the
+// random generator the layer draws from (e.g. for dropout) as it was when the layer first ran.
 struct LayerClosure : torch::CustomClassHolder {
-  explicit LayerClosure(std::function<torch::Tensor(const torch::Tensor&)> f) : run(std::move(f)) {}
+  LayerClosure(std::function<torch::Tensor(const torch::Tensor&)> f, at::Generator g)
+      : run(std::move(f)), generator(std::move(g)) {}
   std::function<torch::Tensor(const torch::Tensor&)> run;
+  at::Generator generator;
+  torch::Tensor generator_state;
+};
+
+torch::Tensor GeneratorState(at::Generator& generator) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void SetGeneratorState(at::Generator& generator, const torch::Tensor& state) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+// Puts a generator back into the state it had when this was made.
+class GeneratorRestorer {
+ public:
+  explicit GeneratorRestorer(at::Generator& generator)
+      : generator_(generator), state_(GeneratorState(generator)) {}
+  ~GeneratorRestorer() { SetGeneratorState(generator_, state_); }
+  GeneratorRestorer(const GeneratorRestorer&) = delete;
+  GeneratorRestorer& operator=(const GeneratorRestorer&) = delete;
+
+ private:
+  at::Generator& generator_;
+  torch::Tensor state_;
 };
 
 class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
@@ -24,6 +54,7 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     saved.insert(saved.end(), parameters.begin(), parameters.end());
     ctx->save_for_backward(saved);
     ctx->saved_data["layer"] = c10::IValue::make_capsule(closure);
+    closure->generator_state = GeneratorState(closure->generator);
     torch::NoGradGuard no_grad;
     return closure->run(input);
   }
@@ -33,9 +64,13 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
   static variable_list backward(AutogradContext* ctx, variable_list output_grads) {
     variable_list saved = ctx->get_saved_variables();
     auto closure = ctx->saved_data["layer"].toCapsule();
-    const auto& layer = static_cast<const LayerClosure&>(*closure);
+    auto& layer = static_cast<LayerClosure&>(*closure);
     torch::AutoGradMode grad_on(true);
     const torch::Tensor input = saved[0].detach().requires_grad_(saved[0].requires_grad());
+    // The recomputation draws the same random numbers as the first run; the generator then
+    // continues from where it was.
+    GeneratorRestorer restore_after(layer.generator);
+    SetGeneratorState(layer.generator, layer.generator_state);
     const torch::Tensor output = layer.run(input);
     variable_list wanted, grads(saved.size() + 1);
     std::vector<size_t> slots;
@@ -61,8 +96,10 @@ torch::Tensor CheckpointLayer(std::function<torch::Tensor(const torch::Tensor&)>
                               const torch::Tensor& input,
                               const std::vector<torch::Tensor>& parameters) {
   // A TensorList (not a vector) is what autograd counts as tensor inputs, one per element.
-  return CheckpointedLayer::apply(c10::make_intrusive<LayerClosure>(std::move(layer)), input,
-                                  at::TensorList(parameters));
+  at::Generator generator = input.is_cpu() ? at::detail::getDefaultCPUGenerator()
+                                           : at::globalContext().defaultGenerator(input.device());
+  return CheckpointedLayer::apply(c10::make_intrusive<LayerClosure>(std::move(layer), generator),
+                                  input, at::TensorList(parameters));
 }
 
 }  // namespace liger

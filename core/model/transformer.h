@@ -36,8 +36,7 @@ class Transformer : public CausalLM {
   // Forward it keeps the caller's grad mode (on by default), so the logits carry a graph back to
   // the adapter's tensors (the base weights do not require grad), and evaluation can run it under a
   // NoGradGuard. With `checkpoint_layers` (and grad on), each layer keeps only its input for the
-  // backward pass and runs again during it (see CheckpointLayer); the adapter must then be
-  // deterministic (no dropout).
+  // backward pass and runs again during it (see CheckpointLayer), with the same dropout masks.
   absl::StatusOr<torch::Tensor> TrainingForward(const torch::Tensor& input_ids,
                                                 const ProjectionAdapter* adapter,
                                                 bool checkpoint_layers = false) const;

@@ -47,7 +47,7 @@ struct FineTuneOptions {
   int64_t eval_every_steps = 0;  // 0: only at the end (if eval_data is set)
   int64_t save_every_steps = 0;  // 0: no intermediate checkpoints
   // Keep only each layer's input for the backward pass and recompute the rest during it: much less
-  // activation memory (larger micro-batches fit) for one more forward pass. Needs lora dropout 0.
+  // activation memory (larger micro-batches fit) for one more forward pass.
   bool activation_checkpointing = false;
   std::string dtype = "float32";  // compute dtype of the frozen base: float32 | bfloat16 | float16
   std::string device = "cpu";

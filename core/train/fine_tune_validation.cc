@@ -50,12 +50,6 @@ absl::Status ValidateFineTuneOptions(const FineTuneOptions& o) {
     return BadFineTuneOption("epochs", "positive (or 0 with max_steps set)",
                              absl::StrCat(o.epochs));
   }
-  if (o.activation_checkpointing && o.lora.dropout > 0) {
-    // The recomputed forward pass would draw other dropout masks than the first one.
-    return absl::InvalidArgumentError(
-        "option activation_checkpointing needs lora dropout 0 (recomputed layers would draw new "
-        "dropout masks)");
-  }
   if (o.micro_batch_size < 1) {
     return BadFineTuneOption("micro_batch_size", "positive", absl::StrCat(o.micro_batch_size));
   }

@@ -1,5 +1,6 @@
 // TrainingForward is Forward plus the adapter's deltas, and its graph reaches the adapters (and
 // only them) through every mixer: the softmax teacher, the Liger variants and a hybrid.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -115,6 +116,38 @@ TEST_P(TrainingForwardTest, CheckpointedLayersGiveTheSameGradients) {
     EXPECT_GT(scale, 0) << i;
     EXPECT_LE((checkpointed[i] - plain[i]).abs().max().item<double>(), 1e-5 * scale + 1e-9) << i;
   }
+}
+
+// With dropout, the recomputation must draw the forward pass's masks again: same seed, same
+// gradients with and without checkpointing; another seed, other gradients.
+TEST_P(TrainingForwardTest, CheckpointedLayersReplayDropout) {
+  LoraOptions options = AllProjections();
+  options.dropout = 0.3;
+  auto adapters = LoraAdapters::Create(model_->config(), options, TestDevice(), 7);
+  ASSERT_TRUE(adapters.ok()) << adapters.status();
+  RandomiseLora(**adapters, 3, 0.02);
+  (*adapters)->SetTraining(true);
+  auto gradients = [&](bool checkpoint, uint64_t seed) {
+    torch::manual_seed(seed);
+    for (torch::Tensor p : (*adapters)->parameters()) p.mutable_grad() = torch::Tensor();
+    auto logits = model_->TrainingForward(ids_, adapters->get(), checkpoint);
+    EXPECT_TRUE(logits.ok()) << logits.status();
+    LoraTestLoss(*logits, ids_).backward();
+    std::vector<torch::Tensor> grads;
+    for (const torch::Tensor& p : (*adapters)->parameters()) grads.push_back(p.grad().clone());
+    return grads;
+  };
+  const std::vector<torch::Tensor> plain = gradients(false, 5);
+  const std::vector<torch::Tensor> checkpointed = gradients(true, 5);
+  const std::vector<torch::Tensor> reseeded = gradients(true, 6);
+  double worst = 0, reseeded_change = 0;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    const double scale = plain[i].abs().max().item<double>() + 1e-12;
+    worst = std::max(worst, (checkpointed[i] - plain[i]).abs().max().item<double>() / scale);
+    reseeded_change = std::max(reseeded_change, (reseeded[i] - plain[i]).abs().max().item<double>() / scale);
+  }
+  EXPECT_LE(worst, 1e-5);
+  EXPECT_GT(reseeded_change, 1e-2) << "dropout had no effect, so this test shows nothing";
 }
 
 INSTANTIATE_TEST_SUITE_P(Mixers, TrainingForwardTest,

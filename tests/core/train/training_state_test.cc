@@ -104,11 +104,6 @@ TEST(FineTuneValidationTest, NamesTheBadOption) {
   o.max_steps = -1;
   ExpectBadOption(o, "max_steps");
   o = ValidOptions();
-  o.activation_checkpointing = true;
-  EXPECT_TRUE(ValidateFineTuneOptions(o).ok());
-  o.lora.dropout = 0.1;  // a recomputed layer would draw other dropout masks
-  ExpectBadOption(o, "activation_checkpointing");
-  o = ValidOptions();
   o.micro_batch_size = 0;
   ExpectBadOption(o, "micro_batch_size");
   o = ValidOptions();
