@@ -9,14 +9,6 @@
 namespace liger::service {
 namespace {
 
-absl::StatusOr<metrics::CallbackGauge*> UnlabelledJobGauge(metrics::Registry& registry,
-                                                           const std::string& name,
-                                                           const std::string& help) {
-  LIGER_ASSIGN_OR_RETURN(metrics::Family<metrics::CallbackGauge> * family,
-                         registry.AddCallbackGauge(name, help));
-  return family->WithLabels({});
-}
-
 // A scrape-time reader of one field of the running job's progress; empty for a
 // null manager.
 template <typename Field>
@@ -42,20 +34,22 @@ absl::StatusOr<std::unique_ptr<JobMetrics>> JobMetrics::Create(metrics::Registry
     by_state.emplace_back(state, gauge);
   }
   RunningGauges running;
-  LIGER_ASSIGN_OR_RETURN(running.step,
-                         UnlabelledJobGauge(registry, "liger_finetune_step",
-                                            "Optimizer steps the running fine-tuning job has done "
-                                            "(0 while none runs)."));
-  LIGER_ASSIGN_OR_RETURN(running.loss,
-                         UnlabelledJobGauge(registry, "liger_finetune_loss",
-                                            "Training loss of the running job's latest step."));
-  LIGER_ASSIGN_OR_RETURN(running.learning_rate,
-                         UnlabelledJobGauge(registry, "liger_finetune_learning_rate",
-                                            "Learning rate of the running job's latest step."));
   LIGER_ASSIGN_OR_RETURN(
-      running.tokens_per_second,
-      UnlabelledJobGauge(registry, "liger_finetune_tokens_per_second",
-                         "Training tokens per second of the running job's latest step."));
+      running.step,
+      registry.AddUnlabelledCallbackGauge(
+          "liger_finetune_step",
+          "Optimizer steps the running fine-tuning job has done (0 while none runs)."));
+  LIGER_ASSIGN_OR_RETURN(
+      running.loss, registry.AddUnlabelledCallbackGauge(
+                        "liger_finetune_loss", "Training loss of the running job's latest step."));
+  LIGER_ASSIGN_OR_RETURN(running.learning_rate,
+                         registry.AddUnlabelledCallbackGauge(
+                             "liger_finetune_learning_rate",
+                             "Learning rate of the running job's latest step."));
+  LIGER_ASSIGN_OR_RETURN(running.tokens_per_second,
+                         registry.AddUnlabelledCallbackGauge(
+                             "liger_finetune_tokens_per_second",
+                             "Training tokens per second of the running job's latest step."));
   LIGER_ASSIGN_OR_RETURN(
       metrics::Family<metrics::CallbackGauge> * memory_family,
       registry.AddCallbackGauge("liger_device_memory_bytes",

@@ -18,14 +18,6 @@ const std::vector<double>& RequestDurationBuckets() {
   return bounds;
 }
 
-absl::StatusOr<metrics::CallbackGauge*> ServiceSessionGauge(metrics::Registry& registry,
-                                                            const std::string& name,
-                                                            const std::string& help) {
-  LIGER_ASSIGN_OR_RETURN(metrics::Family<metrics::CallbackGauge> * family,
-                         registry.AddCallbackGauge(name, help));
-  return family->WithLabels({});
-}
-
 // A scrape-time reader of one field of `sessions`' stats; empty (detaching) for a null store.
 std::function<double()> SessionStatReader(SessionStore* sessions,
                                           int64_t SessionStoreStats::*field) {
@@ -54,14 +46,14 @@ absl::StatusOr<std::unique_ptr<ServiceMetrics>> ServiceMetrics::Create(
   models_loaded->SetCallback([&models] { return static_cast<double>(models.size()); });
   SessionGauges sessions;
   LIGER_ASSIGN_OR_RETURN(sessions.sessions,
-                         ServiceSessionGauge(registry, "liger_sessions", "Sessions held."));
+                         registry.AddUnlabelledCallbackGauge("liger_sessions", "Sessions held."));
   LIGER_ASSIGN_OR_RETURN(sessions.used_bytes,
-                         ServiceSessionGauge(registry, "liger_session_state_bytes",
-                                             "Bytes the sessions' states occupy."));
-  LIGER_ASSIGN_OR_RETURN(
-      sessions.budget_bytes,
-      ServiceSessionGauge(registry, "liger_session_state_budget_bytes",
-                          "Bytes the sessions' states may occupy (--session-budget-bytes)."));
+                         registry.AddUnlabelledCallbackGauge("liger_session_state_bytes",
+                                                             "Bytes the sessions' states occupy."));
+  LIGER_ASSIGN_OR_RETURN(sessions.budget_bytes,
+                         registry.AddUnlabelledCallbackGauge(
+                             "liger_session_state_budget_bytes",
+                             "Bytes the sessions' states may occupy (--session-budget-bytes)."));
   LIGER_ASSIGN_OR_RETURN(
       metrics::Family<metrics::CallbackGauge> * removed,
       registry.AddCallbackGauge("liger_sessions_removed",

@@ -77,6 +77,12 @@ absl::StatusOr<Family<CallbackGauge>*> Registry::AddCallbackGauge(
   return result;
 }
 
+absl::StatusOr<CallbackGauge*> Registry::AddUnlabelledCallbackGauge(const std::string& name,
+                                                                    const std::string& help) {
+  LIGER_ASSIGN_OR_RETURN(Family<CallbackGauge> * family, AddCallbackGauge(name, help));
+  return family->WithLabels({});
+}
+
 absl::StatusOr<Family<Histogram>*> Registry::AddHistogram(const std::string& name,
                                                           const std::string& help,
                                                           std::vector<std::string> label_names,

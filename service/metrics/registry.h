@@ -42,6 +42,9 @@ class Registry {
   // Exported with TYPE gauge; see CallbackGauge.
   absl::StatusOr<Family<CallbackGauge>*> AddCallbackGauge(
       const std::string& name, const std::string& help, std::vector<std::string> label_names = {});
+  // A callback gauge family without labels, and its one series.
+  absl::StatusOr<CallbackGauge*> AddUnlabelledCallbackGauge(const std::string& name,
+                                                            const std::string& help);
   // `bucket_bounds`: finite, strictly increasing upper bounds; +Inf is added implicitly.
   absl::StatusOr<Family<Histogram>*> AddHistogram(const std::string& name, const std::string& help,
                                                   std::vector<std::string> label_names,

@@ -115,6 +115,16 @@ TEST(RegistryTest, CallbackGaugesAreComputedAtScrape) {
             header + "device_memory_bytes{device=\"cuda:0\"} 1500000000\n");
 }
 
+TEST(RegistryTest, UnlabelledCallbackGaugeIsTheFamilysOneSeries) {
+  Registry registry;
+  absl::StatusOr<CallbackGauge*> sessions = registry.AddUnlabelledCallbackGauge("sessions", "Held.");
+  ASSERT_TRUE(sessions.ok()) << sessions.status();
+  (*sessions)->SetCallback([] { return 3.0; });
+  EXPECT_EQ(registry.ExpositionText(), "# HELP sessions Held.\n# TYPE sessions gauge\nsessions 3\n");
+  EXPECT_FALSE(registry.AddUnlabelledCallbackGauge("sessions", "Again.").ok());
+  EXPECT_FALSE(registry.AddUnlabelledCallbackGauge("bad name", "Bad.").ok());
+}
+
 TEST(RegistryTest, CallbackMayUseTheRegistryDuringAScrape) {
   Registry registry;
   absl::StatusOr<Family<CallbackGauge>*> family = registry.AddCallbackGauge("a_gauge", "A.");
