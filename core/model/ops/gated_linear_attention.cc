@@ -1,14 +1,26 @@
 #include "core/model/ops/gated_linear_attention.h"
 
 #include "core/model/ops/tensor_checks.h"
+#ifdef LIGER_WITH_CUDA
+#include "core/model/ops/fused_key_gated_recurrence.h"
+#endif
 
 namespace liger {
 
 absl::StatusOr<GlaResult> GatedLinearAttention(const torch::Tensor& q, const torch::Tensor& k,
                                                const torch::Tensor& v, const torch::Tensor& log_gate,
                                                const torch::Tensor& state, int64_t chunk_size) {
-  return RunChunkedRecurrence("GatedLinearAttention", GateDim::kKey, q, k, v, log_gate, state,
-                              chunk_size);
+  constexpr char kOp[] = "GatedLinearAttention";
+#ifdef LIGER_WITH_CUDA
+  if (absl::Status s = CheckRecurrencePrefill(kOp, GateDim::kKey, q, k, v, log_gate, state, chunk_size);
+      !s.ok()) {
+    return s;
+  }
+  if (FusedKeyGatedRecurrenceApplies(q, k, v, log_gate)) {
+    return FusedKeyGatedRecurrence(q, k, v, log_gate, state);
+  }
+#endif
+  return RunChunkedRecurrence(kOp, GateDim::kKey, q, k, v, log_gate, state, chunk_size);
 }
 
 absl::StatusOr<torch::Tensor> GatedLinearAttentionStep(const torch::Tensor& q, const torch::Tensor& k,

@@ -16,6 +16,8 @@ namespace liger {
 // state: [B,H,K,V] float32, or undefined for zeros. The math runs in float32, in chunks
 // (chunk_size tokens, cost linear in T); the output has q's dtype. `state` is not modified; the
 // returned final_state is new, except that T == 0 returns `state` itself (zeros if undefined).
+// In CUDA builds, float32 CUDA inputs with K == V in {32, 64, 128} run the fused kernels
+// (fused_key_gated_recurrence.h), which choose their own chunk length.
 absl::StatusOr<GlaResult> GatedLinearAttention(const torch::Tensor& q, const torch::Tensor& k,
                                                const torch::Tensor& v, const torch::Tensor& log_gate,
                                                const torch::Tensor& state, int64_t chunk_size = 64);

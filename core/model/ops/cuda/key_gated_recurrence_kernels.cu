@@ -1,0 +1,561 @@
+#include "core/model/ops/cuda/key_gated_recurrence_kernels.h"
+
+#include <cuda_runtime.h>
+
+namespace liger::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+// Edge of the state tile one block carries through the sequential passes.
+constexpr int kTile = 32;
+
+// Chunks are short enough that a block's tiles (and for D = 128 its two D x D states) fit in
+// shared memory.
+template <int D>
+constexpr int ChunkOf() {
+  return D <= 64 ? 32 : 16;
+}
+
+// Copies rows [t0, t0 + R) of src [T, width], columns [c0, c0 + COLS), into dst (row pitch
+// `pitch`), with zeros past the end of the sequence: a zero key, value, query and log gate change
+// nothing.
+template <int R, int COLS, typename Dst>
+__device__ void LoadRows(Dst* dst, int pitch, const float* __restrict__ src, int64_t t0, int64_t t,
+                         int64_t width, int c0) {
+  for (int e = threadIdx.x; e < R * COLS; e += kThreads) {
+    const int r = e / COLS, c = e % COLS;
+    dst[r * pitch + c] = t0 + r < t ? static_cast<Dst>(src[(t0 + r) * width + c0 + c]) : Dst(0);
+  }
+}
+
+// In-place cumulative sum down the R rows of b (COLS channels, row pitch `pitch`): each thread sums
+// a segment of one channel, then adds the totals of the segments before it.
+template <int R, int COLS>
+__device__ void CumsumRows(double* b, int pitch, double* segment_totals) {
+  constexpr int kSegments = kThreads / COLS < R ? kThreads / COLS : R;
+  constexpr int kLength = R / kSegments;
+  static_assert(R % kSegments == 0, "segments must tile the chunk");
+  const int c = threadIdx.x % COLS, s = threadIdx.x / COLS;
+  if (s < kSegments) {
+    double run = 0;
+    for (int r = s * kLength; r < (s + 1) * kLength; ++r) {
+      run += b[r * pitch + c];
+      b[r * pitch + c] = run;
+    }
+    segment_totals[s * COLS + c] = run;
+  }
+  __syncthreads();
+  if (s > 0 && s < kSegments) {
+    double offset = 0;
+    for (int p = 0; p < s; ++p) offset += segment_totals[p * COLS + c];
+    for (int r = s * kLength; r < (s + 1) * kLength; ++r) b[r * pitch + c] += offset;
+  }
+  __syncthreads();
+}
+
+// exp of a difference of cumulative log gates, formed in float64 and evaluated in float32.
+__device__ __forceinline__ float Decay(double log_decay) {
+  return expf(static_cast<float>(log_decay));
+}
+
+// The state tile a block carries: entry r of this thread is row e / kTile, column e % kTile of the
+// tile, e = threadIdx.x + r * kThreads.
+constexpr int kTileEntries = kTile * kTile / kThreads;
+
+// Forward state pass: for each chunk n, writes the state entering it, then
+// S <- diag(exp(b_last)) S + sum_j (k_j * exp(b_last - b_j))^T v_j. Grid (BH, D/kTile, D/kTile).
+template <int D, int C>
+__global__ void __launch_bounds__(kThreads)
+    StatesForward(const float* __restrict__ k, const float* __restrict__ v,
+                  const float* __restrict__ g, const float* __restrict__ initial,
+                  float* __restrict__ states, float* __restrict__ final_state, int64_t t,
+                  int64_t chunks) {
+  __shared__ float keys[C][kTile];  // then scaled by their decay to the chunk end
+  __shared__ float values[C][kTile];
+  __shared__ double b[C][kTile + 1];
+  __shared__ double segment_totals[kThreads];
+  const int64_t bh = blockIdx.x;
+  const int k0 = blockIdx.y * kTile, v0 = blockIdx.z * kTile;
+  const float* kb = k + bh * t * D;
+  const float* vb = v + bh * t * D;
+  const float* gb = g + bh * t * D;
+  float s[kTileEntries];
+  for (int r = 0; r < kTileEntries; ++r) {
+    const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
+    s[r] = initial ? initial[(bh * D + k0 + row) * D + v0 + col] : 0.f;
+  }
+  for (int64_t n = 0; n < chunks; ++n) {
+    float* entering = states + (bh * chunks + n) * D * D;
+    for (int r = 0; r < kTileEntries; ++r) {
+      const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
+      entering[(k0 + row) * D + v0 + col] = s[r];
+    }
+    LoadRows<C, kTile>(&keys[0][0], kTile, kb, n * C, t, D, k0);
+    LoadRows<C, kTile>(&values[0][0], kTile, vb, n * C, t, D, v0);
+    LoadRows<C, kTile>(&b[0][0], kTile + 1, gb, n * C, t, D, k0);
+    __syncthreads();
+    CumsumRows<C, kTile>(&b[0][0], kTile + 1, segment_totals);
+    for (int e = threadIdx.x; e < C * kTile; e += kThreads) {
+      const int j = e / kTile, c = e % kTile;
+      keys[j][c] *= Decay(b[C - 1][c] - b[j][c]);
+    }
+    __syncthreads();
+    for (int r = 0; r < kTileEntries; ++r) {
+      const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
+      float acc = s[r] * Decay(b[C - 1][row]);
+      for (int j = 0; j < C; ++j) acc += keys[j][row] * values[j][col];
+      s[r] = acc;
+    }
+    __syncthreads();
+  }
+  for (int r = 0; r < kTileEntries; ++r) {
+    const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
+    final_state[(bh * D + k0 + row) * D + v0 + col] = s[r];
+  }
+}
+
+// Backward state pass, last chunk first: writes G_n, the gradient of the state leaving chunk n,
+// then G_{n-1} = diag(exp(b_last)) G_n + sum_i (q_i * exp(b_i))^T dO_i. Grid (BH, D/kTile, D/kTile).
+template <int D, int C>
+__global__ void __launch_bounds__(kThreads)
+    StatesBackward(const float* __restrict__ q, const float* __restrict__ d_out,
+                   const float* __restrict__ g, const float* __restrict__ d_final,
+                   float* __restrict__ d_states, float* __restrict__ d_initial, int64_t t,
+                   int64_t chunks) {
+  __shared__ float queries[C][kTile];  // then scaled by their decay from the chunk start
+  __shared__ float grads[C][kTile];
+  __shared__ double b[C][kTile + 1];
+  __shared__ double segment_totals[kThreads];
+  const int64_t bh = blockIdx.x;
+  const int k0 = blockIdx.y * kTile, v0 = blockIdx.z * kTile;
+  const float* qb = q + bh * t * D;
+  const float* db = d_out + bh * t * D;
+  const float* gb = g + bh * t * D;
+  float s[kTileEntries];
+  for (int r = 0; r < kTileEntries; ++r) {
+    const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
+    s[r] = d_final ? d_final[(bh * D + k0 + row) * D + v0 + col] : 0.f;
+  }
+  for (int64_t n = chunks - 1; n >= 0; --n) {
+    float* leaving = d_states + (bh * chunks + n) * D * D;
+    for (int r = 0; r < kTileEntries; ++r) {
+      const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
+      leaving[(k0 + row) * D + v0 + col] = s[r];
+    }
+    LoadRows<C, kTile>(&queries[0][0], kTile, qb, n * C, t, D, k0);
+    LoadRows<C, kTile>(&grads[0][0], kTile, db, n * C, t, D, v0);
+    LoadRows<C, kTile>(&b[0][0], kTile + 1, gb, n * C, t, D, k0);
+    __syncthreads();
+    CumsumRows<C, kTile>(&b[0][0], kTile + 1, segment_totals);
+    for (int e = threadIdx.x; e < C * kTile; e += kThreads) {
+      const int i = e / kTile, c = e % kTile;
+      queries[i][c] *= Decay(b[i][c]);
+    }
+    __syncthreads();
+    for (int r = 0; r < kTileEntries; ++r) {
+      const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
+      float acc = s[r] * Decay(b[C - 1][row]);
+      for (int i = 0; i < C; ++i) acc += queries[i][row] * grads[i][col];
+      s[r] = acc;
+    }
+    __syncthreads();
+  }
+  if (d_initial) {
+    for (int r = 0; r < kTileEntries; ++r) {
+      const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
+      d_initial[(bh * D + k0 + row) * D + v0 + col] = s[r];
+    }
+  }
+}
+
+// Chunks whose cumulative log gates all stay within this bound take the factored form:
+// exp(b_i - b_j) = exp(b_i) * exp(-b_j), so every product in the chunk is a plain matrix product.
+// exp(30) keeps the key side far inside float32's range. Harsher gates (which wipe the state
+// within a few tokens) take the exact per-channel decay.
+constexpr double kMaxFactoredDecay = 30;
+
+// The outputs of an M x N product are split over the block: each thread owns kRows consecutive
+// rows and kCols columns strided by the number of column threads, so that a warp reads consecutive
+// columns of a row-major operand.
+template <int M, int N>
+struct Tiling {
+  static constexpr int kPerThread = M * N / kThreads;
+  static constexpr int kCols = kPerThread < 4 ? kPerThread : 4;
+  static constexpr int kRows = kPerThread / kCols;
+  static constexpr int kColThreads = N / kCols;
+  static_assert(kPerThread >= 1 && (M / kRows) * kColThreads == kThreads, "tiling must fit");
+  __device__ static int Row(int i) { return (threadIdx.x / kColThreads) * kRows + i; }
+  __device__ static int Col(int j) { return threadIdx.x % kColThreads + j * kColThreads; }
+};
+
+template <int M, int N>
+struct Tile {
+  float v[Tiling<M, N>::kRows][Tiling<M, N>::kCols] = {};
+};
+
+// tile += sum_x a(row, x) * b(x, col) over x < K, the operands read from shared memory.
+template <int M, int N, int K, typename A, typename B>
+__device__ __forceinline__ void Accumulate(Tile<M, N>& tile, A a, B b) {
+  using T = Tiling<M, N>;
+#pragma unroll 4
+  for (int x = 0; x < K; ++x) {
+    float av[T::kRows], bv[T::kCols];
+#pragma unroll
+    for (int i = 0; i < T::kRows; ++i) av[i] = a(T::Row(i), x);
+#pragma unroll
+    for (int j = 0; j < T::kCols; ++j) bv[j] = b(x, T::Col(j));
+#pragma unroll
+    for (int i = 0; i < T::kRows; ++i) {
+#pragma unroll
+      for (int j = 0; j < T::kCols; ++j) tile.v[i][j] += av[i] * bv[j];
+    }
+  }
+}
+
+// Calls f(row, col, value) for each entry of the thread's tile.
+template <int M, int N, typename F>
+__device__ __forceinline__ void ForEach(const Tile<M, N>& tile, F f) {
+  using T = Tiling<M, N>;
+#pragma unroll
+  for (int i = 0; i < T::kRows; ++i) {
+#pragma unroll
+    for (int j = 0; j < T::kCols; ++j) f(T::Row(i), T::Col(j), tile.v[i][j]);
+  }
+}
+
+// Whether every cumulative log gate of the chunk lies within kMaxFactoredDecay of zero (block-wide).
+template <int C, int D>
+__device__ bool ChunkFactors(const double (*b)[D + 1]) {
+  bool ok = true;
+  for (int e = threadIdx.x; e < C * D; e += kThreads) ok = ok && fabs(b[e / D][e % D]) <= kMaxFactoredDecay;
+  return __syncthreads_and(ok);
+}
+
+// Rows are padded by one word so that threads reading one column of consecutive rows hit distinct
+// banks.
+template <int D, int C>
+struct OutputTiles {
+  float q[C][D + 1];  // then q * exp(b)
+  float k[C][D + 1];  // then k * exp(-b) when the chunk factors
+  float v[C][D + 1];
+  float scores[C][C + 1];
+  float state[D][D + 1];
+  double b[C][D + 1];
+  double segment_totals[kThreads];
+};
+
+// One block per chunk: o_i = (q_i * exp(b_i)) S_n + sum_{j<=i} A_ij v_j with
+// A_ij = sum_c q_ic k_jc exp(b_ic - b_jc). Grid (N, BH).
+template <int D, int C>
+__global__ void __launch_bounds__(kThreads)
+    OutputForward(const float* __restrict__ q, const float* __restrict__ k,
+                  const float* __restrict__ v, const float* __restrict__ g,
+                  const float* __restrict__ states, float* __restrict__ out, int64_t t,
+                  int64_t chunks) {
+  extern __shared__ __align__(16) unsigned char shared[];
+  auto& m = *reinterpret_cast<OutputTiles<D, C>*>(shared);
+  const int64_t n = blockIdx.x, bh = blockIdx.y, t0 = n * C;
+  const int64_t row0 = bh * t * D;
+  LoadRows<C, D>(&m.q[0][0], D + 1, q + row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.k[0][0], D + 1, k + row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.v[0][0], D + 1, v + row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.b[0][0], D + 1, g + row0, t0, t, D, 0);
+  LoadRows<D, D>(&m.state[0][0], D + 1, states + (bh * chunks + n) * D * D, 0, D, D, 0);
+  __syncthreads();
+  CumsumRows<C, D>(&m.b[0][0], D + 1, m.segment_totals);
+  const bool factored = ChunkFactors<C, D>(m.b);
+  if (!factored) {
+    for (int e = threadIdx.x; e < C * C; e += kThreads) {
+      const int i = e / C, j = e % C;
+      float acc = 0;
+      if (j <= i) {
+        for (int c = 0; c < D; ++c) acc += m.q[i][c] * m.k[j][c] * Decay(m.b[i][c] - m.b[j][c]);
+      }
+      m.scores[i][j] = acc;
+    }
+    __syncthreads();
+  }
+  for (int e = threadIdx.x; e < C * D; e += kThreads) {
+    const int i = e / D, c = e % D;
+    m.q[i][c] *= static_cast<float>(exp(m.b[i][c]));
+    if (factored) m.k[i][c] *= static_cast<float>(exp(-m.b[i][c]));
+  }
+  __syncthreads();
+  if (factored) {
+    Tile<C, C> scores;
+    Accumulate<C, C, D>(scores, [&](int i, int x) { return m.q[i][x]; },
+                        [&](int x, int j) { return m.k[j][x]; });
+    ForEach(scores, [&](int i, int j, float a) { m.scores[i][j] = j <= i ? a : 0.f; });
+    __syncthreads();
+  }
+  Tile<C, D> o;
+  Accumulate<C, D, D>(o, [&](int i, int x) { return m.q[i][x]; },
+                      [&](int x, int c) { return m.state[x][c]; });
+  Accumulate<C, D, C>(o, [&](int i, int j) { return m.scores[i][j]; },
+                      [&](int j, int c) { return m.v[j][c]; });
+  ForEach(o, [&](int i, int c, float value) {
+    if (t0 + i < t) out[row0 + (t0 + i) * D + c] = value;
+  });
+}
+
+template <int D, int C>
+struct GradientTiles {
+  float q[C][D + 1];       // factored: q * exp(b)
+  float k[C][D + 1];       // factored: k * exp(-b)
+  float v[C][D + 1];
+  float d_out[C][D + 1];
+  float to_end[C][D + 1];  // exact: exp(b_last - b_j), a key's decay to the chunk end; factored: exp(b)
+  float scores[C][C + 1];
+  float d_scores[C][C + 1];
+  float state[D][D + 1];    // S entering the chunk
+  float d_state[D][D + 1];  // G, the gradient of the state leaving it; factored: exp(b_last) G
+  double b[C][D + 1];
+  double segment_totals[kThreads];
+};
+
+// The exact form of Gradients, for chunks whose gates do not factor.
+template <int D, int C>
+__device__ void ExactGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t, int64_t row0,
+                               float* __restrict__ d_q, float* __restrict__ d_k,
+                               float* __restrict__ d_v, float* __restrict__ gate_terms) {
+  for (int e = threadIdx.x; e < C * D; e += kThreads) {
+    const int j = e / D, c = e % D;
+    m.to_end[j][c] = Decay(m.b[C - 1][c] - m.b[j][c]);
+  }
+  for (int e = threadIdx.x; e < C * C; e += kThreads) {
+    const int i = e / C, j = e % C;
+    float a = 0, da = 0;
+    if (j <= i) {
+      for (int c = 0; c < D; ++c) {
+        a += m.q[i][c] * m.k[j][c] * Decay(m.b[i][c] - m.b[j][c]);
+        da += m.d_out[i][c] * m.v[j][c];
+      }
+    }
+    m.scores[i][j] = a;
+    m.d_scores[i][j] = da;
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < C * D; e += kThreads) {
+    const int r = e / D, c = e % D;  // token r of the chunk, key channel c
+    if (t0 + r >= t) continue;
+    float from_state = 0, to_state = 0;
+    for (int x = 0; x < D; ++x) {
+      from_state += m.state[c][x] * m.d_out[r][x];
+      to_state += m.d_state[c][x] * m.v[r][x];
+    }
+    float dq = Decay(m.b[r][c]) * from_state;
+    for (int j = 0; j <= r; ++j) dq += m.d_scores[r][j] * m.k[j][c] * Decay(m.b[r][c] - m.b[j][c]);
+    float dk = m.to_end[r][c] * to_state;
+    for (int i = r; i < C; ++i) dk += m.d_scores[i][r] * m.q[i][c] * Decay(m.b[i][c] - m.b[r][c]);
+    const int64_t at = row0 + (t0 + r) * D + c;
+    d_q[at] = dq;
+    d_k[at] = dk;
+    gate_terms[at] = m.q[r][c] * dq - m.k[r][c] * dk;
+  }
+  for (int e = threadIdx.x; e < C * D; e += kThreads) {
+    const int j = e / D, c = e % D;  // token j of the chunk, value channel c
+    if (t0 + j >= t) continue;
+    float dv = 0;
+    for (int i = j; i < C; ++i) dv += m.scores[i][j] * m.d_out[i][c];
+    for (int x = 0; x < D; ++x) dv += m.k[j][x] * m.to_end[j][x] * m.d_state[x][c];
+    d_v[row0 + (t0 + j) * D + c] = dv;
+  }
+}
+
+// The factored form: with qf = q exp(b), kf = k exp(-b) and Ge = diag(exp(b_last)) G,
+//   A = tril(qf kf^T), dA = tril(dO v^T)
+//   dq = exp(b) (dO S^T + dA kf),   q dq = qf (dO S^T + dA kf)
+//   dk = exp(-b) (v Ge^T + dA^T qf), k dk = kf (v Ge^T + dA^T qf)
+//   dv = A^T dO + kf Ge
+template <int D, int C>
+__device__ void FactoredGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t, int64_t row0,
+                                  float* __restrict__ d_q, float* __restrict__ d_k,
+                                  float* __restrict__ d_v, float* __restrict__ gate_terms) {
+  for (int e = threadIdx.x; e < C * D; e += kThreads) {
+    const int i = e / D, c = e % D;
+    const double from_start = exp(m.b[i][c]);
+    m.to_end[i][c] = static_cast<float>(from_start);  // reused here for exp(b)
+    m.q[i][c] *= static_cast<float>(from_start);
+    m.k[i][c] *= static_cast<float>(1 / from_start);
+  }
+  for (int e = threadIdx.x; e < D * D; e += kThreads) {
+    const int c = e / D, x = e % D;
+    m.d_state[c][x] *= static_cast<float>(exp(m.b[C - 1][c]));
+  }
+  __syncthreads();
+  Tile<C, C> a, da;
+  Accumulate<C, C, D>(a, [&](int i, int x) { return m.q[i][x]; },
+                      [&](int x, int j) { return m.k[j][x]; });
+  Accumulate<C, C, D>(da, [&](int i, int x) { return m.d_out[i][x]; },
+                      [&](int x, int j) { return m.v[j][x]; });
+  ForEach(a, [&](int i, int j, float value) { m.scores[i][j] = j <= i ? value : 0.f; });
+  ForEach(da, [&](int i, int j, float value) { m.d_scores[i][j] = j <= i ? value : 0.f; });
+  __syncthreads();
+  Tile<C, D> q_side, k_side, dv;
+  Accumulate<C, D, D>(q_side, [&](int r, int x) { return m.d_out[r][x]; },
+                      [&](int x, int c) { return m.state[c][x]; });
+  Accumulate<C, D, C>(q_side, [&](int r, int j) { return m.d_scores[r][j]; },
+                      [&](int j, int c) { return m.k[j][c]; });
+  Accumulate<C, D, D>(k_side, [&](int r, int x) { return m.v[r][x]; },
+                      [&](int x, int c) { return m.d_state[c][x]; });
+  Accumulate<C, D, C>(k_side, [&](int r, int i) { return m.d_scores[i][r]; },
+                      [&](int i, int c) { return m.q[i][c]; });
+  Accumulate<C, D, C>(dv, [&](int j, int i) { return m.scores[i][j]; },
+                      [&](int i, int c) { return m.d_out[i][c]; });
+  Accumulate<C, D, D>(dv, [&](int j, int x) { return m.k[j][x]; },
+                      [&](int x, int c) { return m.d_state[x][c]; });
+  using T = Tiling<C, D>;
+#pragma unroll
+  for (int i = 0; i < T::kRows; ++i) {
+#pragma unroll
+    for (int j = 0; j < T::kCols; ++j) {
+      const int r = T::Row(i), c = T::Col(j);
+      if (t0 + r >= t) continue;
+      const int64_t at = row0 + (t0 + r) * D + c;
+      const float qs = q_side.v[i][j], ks = k_side.v[i][j];
+      d_q[at] = m.to_end[r][c] * qs;
+      d_k[at] = ks / m.to_end[r][c];
+      d_v[at] = dv.v[i][j];
+      gate_terms[at] = m.q[r][c] * qs - m.k[r][c] * ks;
+    }
+  }
+}
+
+// One block per chunk, from S_n and G_n:
+//   dA_ij = dO_i . v_j (j <= i)
+//   dq_ic = exp(b_ic) (S dO_i)_c + sum_{j<=i} dA_ij k_jc exp(b_ic - b_jc)
+//   dk_jc = sum_{i>=j} dA_ij q_ic exp(b_ic - b_jc) + exp(b_last,c - b_jc) (G v_j)_c
+//   dv_jv = sum_{i>=j} A_ij dO_iv + sum_c k_jc exp(b_last,c - b_jc) G_cv
+// and the gate terms q*dq - k*dk. Grid (N, BH).
+template <int D, int C>
+__global__ void __launch_bounds__(kThreads)
+    Gradients(const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
+              const float* __restrict__ g, const float* __restrict__ states,
+              const float* __restrict__ d_out, const float* __restrict__ d_states,
+              float* __restrict__ d_q, float* __restrict__ d_k, float* __restrict__ d_v,
+              float* __restrict__ gate_terms, int64_t t, int64_t chunks) {
+  extern __shared__ __align__(16) unsigned char shared[];
+  auto& m = *reinterpret_cast<GradientTiles<D, C>*>(shared);
+  const int64_t n = blockIdx.x, bh = blockIdx.y, t0 = n * C;
+  const int64_t row0 = bh * t * D, state0 = (bh * chunks + n) * D * D;
+  LoadRows<C, D>(&m.q[0][0], D + 1, q + row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.k[0][0], D + 1, k + row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.v[0][0], D + 1, v + row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.d_out[0][0], D + 1, d_out + row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.b[0][0], D + 1, g + row0, t0, t, D, 0);
+  LoadRows<D, D>(&m.state[0][0], D + 1, states + state0, 0, D, D, 0);
+  LoadRows<D, D>(&m.d_state[0][0], D + 1, d_states + state0, 0, D, D, 0);
+  __syncthreads();
+  CumsumRows<C, D>(&m.b[0][0], D + 1, m.segment_totals);
+  if (ChunkFactors<C, D>(m.b)) {
+    FactoredGradients(m, t0, t, row0, d_q, d_k, d_v, gate_terms);
+  } else {
+    ExactGradients(m, t0, t, row0, d_q, d_k, d_v, gate_terms);
+  }
+}
+
+// A token's log gate enters the cumulative sums of itself and every later token: in place,
+// x_t <- sum_{s >= t} x_s along each sequence. Grid (BH, D / 32); each thread sums one channel over
+// a segment of the sequence, then adds the totals of the segments after it.
+template <int D>
+__global__ void __launch_bounds__(kThreads) SuffixSums(float* __restrict__ x, int64_t t) {
+  constexpr int kSegments = kThreads / 32;
+  __shared__ float totals[kSegments][32];
+  const int c = blockIdx.y * 32 + threadIdx.x % 32, s = threadIdx.x / 32;
+  const int64_t length = (t + kSegments - 1) / kSegments;
+  const int64_t begin = s * length, end = begin + length < t ? begin + length : t;
+  float* row = x + blockIdx.x * t * D + c;
+  float run = 0;
+  for (int64_t i = end - 1; i >= begin; --i) {
+    run += row[i * D];
+    row[i * D] = run;
+  }
+  totals[s][threadIdx.x % 32] = run;
+  __syncthreads();
+  float offset = 0;
+  for (int p = s + 1; p < kSegments; ++p) offset += totals[p][threadIdx.x % 32];
+  for (int64_t i = begin; i < end; ++i) row[i * D] += offset;
+}
+
+// Kernels needing more than the default 48 KB of shared memory must ask for it first.
+template <typename Kernel>
+cudaError_t AllowSharedBytes(Kernel kernel, size_t bytes) {
+  return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(bytes));
+}
+
+template <int D>
+cudaError_t Forward(const KeyGatedForwardArgs& a, cudaStream_t stream) {
+  constexpr int C = ChunkOf<D>();
+  const int64_t chunks = (a.tokens + C - 1) / C;
+  StatesForward<D, C><<<dim3(a.batch_heads, D / kTile, D / kTile), kThreads, 0, stream>>>(
+      a.k, a.v, a.log_gate, a.initial_state, a.chunk_states, a.final_state, a.tokens, chunks);
+  const size_t shared = sizeof(OutputTiles<D, C>);
+  if (cudaError_t e = AllowSharedBytes(OutputForward<D, C>, shared); e != cudaSuccess) {
+    return e;
+  }
+  OutputForward<D, C><<<dim3(chunks, a.batch_heads), kThreads, shared, stream>>>(
+      a.q, a.k, a.v, a.log_gate, a.chunk_states, a.output, a.tokens, chunks);
+  return cudaGetLastError();
+}
+
+template <int D>
+cudaError_t Backward(const KeyGatedBackwardArgs& a, cudaStream_t stream) {
+  constexpr int C = ChunkOf<D>();
+  const int64_t chunks = (a.tokens + C - 1) / C;
+  StatesBackward<D, C><<<dim3(a.batch_heads, D / kTile, D / kTile), kThreads, 0, stream>>>(
+      a.q, a.d_output, a.log_gate, a.d_final_state, a.d_chunk_states, a.d_initial_state, a.tokens,
+      chunks);
+  const size_t shared = sizeof(GradientTiles<D, C>);
+  if (cudaError_t e = AllowSharedBytes(Gradients<D, C>, shared); e != cudaSuccess) {
+    return e;
+  }
+  Gradients<D, C><<<dim3(chunks, a.batch_heads), kThreads, shared, stream>>>(
+      a.q, a.k, a.v, a.log_gate, a.chunk_states, a.d_output, a.d_chunk_states, a.d_q, a.d_k, a.d_v,
+      a.d_log_gate, a.tokens, chunks);
+  SuffixSums<D><<<dim3(a.batch_heads, D / 32), kThreads, 0, stream>>>(a.d_log_gate, a.tokens);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+int KeyGatedChunkTokens(int64_t head_dim) {
+  switch (head_dim) {
+    case 32:
+      return ChunkOf<32>();
+    case 64:
+      return ChunkOf<64>();
+    case 128:
+      return ChunkOf<128>();
+    default:
+      return 0;
+  }
+}
+
+cudaError_t KeyGatedForward(const KeyGatedForwardArgs& args, cudaStream_t stream) {
+  switch (args.head_dim) {
+    case 32:
+      return Forward<32>(args, stream);
+    case 64:
+      return Forward<64>(args, stream);
+    case 128:
+      return Forward<128>(args, stream);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+cudaError_t KeyGatedBackward(const KeyGatedBackwardArgs& args, cudaStream_t stream) {
+  switch (args.head_dim) {
+    case 32:
+      return Backward<32>(args, stream);
+    case 64:
+      return Backward<64>(args, stream);
+    case 128:
+      return Backward<128>(args, stream);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace liger::cuda
