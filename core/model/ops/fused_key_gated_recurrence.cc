@@ -30,7 +30,7 @@ class KeyGatedRecurrenceFunction : public torch::autograd::Function<KeyGatedRecu
                                const torch::Tensor& state) {
     c10::cuda::CUDAGuard guard(q.device());
     const int64_t b = q.size(0), h = q.size(1), t = q.size(2), d = q.size(3);
-    const int64_t chunks = (t + cuda::KeyGatedChunkTokens(d) - 1) / cuda::KeyGatedChunkTokens(d);
+    const int64_t chunk = cuda::KeyGatedChunkTokens(d), chunks = (t + chunk - 1) / chunk;
     torch::Tensor output = torch::empty({b, h, t, d}, q.options());
     torch::Tensor chunk_states = torch::empty({b, h, chunks, d, d}, q.options());
     torch::Tensor final_state = torch::empty({b, h, d, d}, q.options());

@@ -62,109 +62,54 @@ __device__ __forceinline__ float Decay(double log_decay) {
 // tile, e = threadIdx.x + r * kThreads.
 constexpr int kTileEntries = kTile * kTile / kThreads;
 
-// Forward state pass: for each chunk n, writes the state entering it, then
-// S <- diag(exp(b_last)) S + sum_j (k_j * exp(b_last - b_j))^T v_j. Grid (BH, D/kTile, D/kTile).
-template <int D, int C>
+// The sequential state passes, one state tile per block, grid (BH, D/kTile, D/kTile). For each
+// chunk it writes the tile it carries into `per_chunk`, then updates it with the chunk's rows x
+// (key side) and y (value side):
+//   forward (kBackward false): S <- diag(exp(b_last)) S + sum_j (k_j exp(b_last - b_j))^T v_j,
+//     chunks in order, x = k, y = v, writing the state entering each chunk;
+//   backward: G <- diag(exp(b_last)) G + sum_i (q_i exp(b_i))^T dO_i, last chunk first, x = q,
+//     y = dO, writing the gradient of the state leaving each chunk.
+// `start` (null for zeros) is the first tile, `end` (may be null) receives the last.
+template <int D, int C, bool kBackward>
 __global__ void __launch_bounds__(kThreads)
-    StatesForward(const float* __restrict__ k, const float* __restrict__ v,
-                  const float* __restrict__ g, const float* __restrict__ initial,
-                  float* __restrict__ states, float* __restrict__ final_state, int64_t t,
-                  int64_t chunks) {
-  __shared__ float keys[C][kTile];  // then scaled by their decay to the chunk end
-  __shared__ float values[C][kTile];
+    StatePass(const float* __restrict__ x, const float* __restrict__ y,
+              const float* __restrict__ g, const float* __restrict__ start,
+              float* __restrict__ per_chunk, float* __restrict__ end, int64_t t, int64_t chunks) {
+  __shared__ float xs[C][kTile];  // then scaled by their decays
+  __shared__ float ys[C][kTile];
   __shared__ double b[C][kTile + 1];
   __shared__ double segment_totals[kThreads];
   const int64_t bh = blockIdx.x;
   const int k0 = blockIdx.y * kTile, v0 = blockIdx.z * kTile;
-  const float* kb = k + bh * t * D;
-  const float* vb = v + bh * t * D;
-  const float* gb = g + bh * t * D;
+  auto at = [&](int r) {
+    const int e = threadIdx.x + r * kThreads;
+    return (k0 + e / kTile) * D + v0 + e % kTile;
+  };
   float s[kTileEntries];
-  for (int r = 0; r < kTileEntries; ++r) {
-    const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
-    s[r] = initial ? initial[(bh * D + k0 + row) * D + v0 + col] : 0.f;
-  }
-  for (int64_t n = 0; n < chunks; ++n) {
-    float* entering = states + (bh * chunks + n) * D * D;
-    for (int r = 0; r < kTileEntries; ++r) {
-      const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
-      entering[(k0 + row) * D + v0 + col] = s[r];
-    }
-    LoadRows<C, kTile>(&keys[0][0], kTile, kb, n * C, t, D, k0);
-    LoadRows<C, kTile>(&values[0][0], kTile, vb, n * C, t, D, v0);
-    LoadRows<C, kTile>(&b[0][0], kTile + 1, gb, n * C, t, D, k0);
+  for (int r = 0; r < kTileEntries; ++r) s[r] = start ? start[bh * D * D + at(r)] : 0.f;
+  for (int64_t step = 0; step < chunks; ++step) {
+    const int64_t n = kBackward ? chunks - 1 - step : step;
+    for (int r = 0; r < kTileEntries; ++r) per_chunk[(bh * chunks + n) * D * D + at(r)] = s[r];
+    LoadRows<C, kTile>(&xs[0][0], kTile, x + bh * t * D, n * C, t, D, k0);
+    LoadRows<C, kTile>(&ys[0][0], kTile, y + bh * t * D, n * C, t, D, v0);
+    LoadRows<C, kTile>(&b[0][0], kTile + 1, g + bh * t * D, n * C, t, D, k0);
     __syncthreads();
     CumsumRows<C, kTile>(&b[0][0], kTile + 1, segment_totals);
     for (int e = threadIdx.x; e < C * kTile; e += kThreads) {
       const int j = e / kTile, c = e % kTile;
-      keys[j][c] *= Decay(b[C - 1][c] - b[j][c]);
+      xs[j][c] *= Decay(kBackward ? b[j][c] : b[C - 1][c] - b[j][c]);
     }
     __syncthreads();
     for (int r = 0; r < kTileEntries; ++r) {
       const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
       float acc = s[r] * Decay(b[C - 1][row]);
-      for (int j = 0; j < C; ++j) acc += keys[j][row] * values[j][col];
+      for (int j = 0; j < C; ++j) acc += xs[j][row] * ys[j][col];
       s[r] = acc;
     }
     __syncthreads();
   }
-  for (int r = 0; r < kTileEntries; ++r) {
-    const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
-    final_state[(bh * D + k0 + row) * D + v0 + col] = s[r];
-  }
-}
-
-// Backward state pass, last chunk first: writes G_n, the gradient of the state leaving chunk n,
-// then G_{n-1} = diag(exp(b_last)) G_n + sum_i (q_i * exp(b_i))^T dO_i. Grid (BH, D/kTile, D/kTile).
-template <int D, int C>
-__global__ void __launch_bounds__(kThreads)
-    StatesBackward(const float* __restrict__ q, const float* __restrict__ d_out,
-                   const float* __restrict__ g, const float* __restrict__ d_final,
-                   float* __restrict__ d_states, float* __restrict__ d_initial, int64_t t,
-                   int64_t chunks) {
-  __shared__ float queries[C][kTile];  // then scaled by their decay from the chunk start
-  __shared__ float grads[C][kTile];
-  __shared__ double b[C][kTile + 1];
-  __shared__ double segment_totals[kThreads];
-  const int64_t bh = blockIdx.x;
-  const int k0 = blockIdx.y * kTile, v0 = blockIdx.z * kTile;
-  const float* qb = q + bh * t * D;
-  const float* db = d_out + bh * t * D;
-  const float* gb = g + bh * t * D;
-  float s[kTileEntries];
-  for (int r = 0; r < kTileEntries; ++r) {
-    const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
-    s[r] = d_final ? d_final[(bh * D + k0 + row) * D + v0 + col] : 0.f;
-  }
-  for (int64_t n = chunks - 1; n >= 0; --n) {
-    float* leaving = d_states + (bh * chunks + n) * D * D;
-    for (int r = 0; r < kTileEntries; ++r) {
-      const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
-      leaving[(k0 + row) * D + v0 + col] = s[r];
-    }
-    LoadRows<C, kTile>(&queries[0][0], kTile, qb, n * C, t, D, k0);
-    LoadRows<C, kTile>(&grads[0][0], kTile, db, n * C, t, D, v0);
-    LoadRows<C, kTile>(&b[0][0], kTile + 1, gb, n * C, t, D, k0);
-    __syncthreads();
-    CumsumRows<C, kTile>(&b[0][0], kTile + 1, segment_totals);
-    for (int e = threadIdx.x; e < C * kTile; e += kThreads) {
-      const int i = e / kTile, c = e % kTile;
-      queries[i][c] *= Decay(b[i][c]);
-    }
-    __syncthreads();
-    for (int r = 0; r < kTileEntries; ++r) {
-      const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
-      float acc = s[r] * Decay(b[C - 1][row]);
-      for (int i = 0; i < C; ++i) acc += queries[i][row] * grads[i][col];
-      s[r] = acc;
-    }
-    __syncthreads();
-  }
-  if (d_initial) {
-    for (int r = 0; r < kTileEntries; ++r) {
-      const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
-      d_initial[(bh * D + k0 + row) * D + v0 + col] = s[r];
-    }
+  if (end) {
+    for (int r = 0; r < kTileEntries; ++r) end[bh * D * D + at(r)] = s[r];
   }
 }
 
@@ -223,6 +168,15 @@ __device__ __forceinline__ void ForEach(const Tile<M, N>& tile, F f) {
   }
 }
 
+// A_ij = sum_c q_ic k_jc exp(b_ic - b_jc) with the exact per-channel decay, for j <= i.
+template <int D>
+__device__ float ExactScore(const float (*q)[D + 1], const float (*k)[D + 1],
+                            const double (*b)[D + 1], int i, int j) {
+  float acc = 0;
+  for (int c = 0; c < D; ++c) acc += q[i][c] * k[j][c] * Decay(b[i][c] - b[j][c]);
+  return acc;
+}
+
 // Whether every cumulative log gate of the chunk lies within kMaxFactoredDecay of zero (block-wide).
 template <int C, int D>
 __device__ bool ChunkFactors(const double (*b)[D + 1]) {
@@ -267,11 +221,7 @@ __global__ void __launch_bounds__(kThreads)
   if (!factored) {
     for (int e = threadIdx.x; e < C * C; e += kThreads) {
       const int i = e / C, j = e % C;
-      float acc = 0;
-      if (j <= i) {
-        for (int c = 0; c < D; ++c) acc += m.q[i][c] * m.k[j][c] * Decay(m.b[i][c] - m.b[j][c]);
-      }
-      m.scores[i][j] = acc;
+      m.scores[i][j] = j <= i ? ExactScore<D>(m.q, m.k, m.b, i, j) : 0.f;
     }
     __syncthreads();
   }
@@ -324,14 +274,11 @@ __device__ void ExactGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t, in
   }
   for (int e = threadIdx.x; e < C * C; e += kThreads) {
     const int i = e / C, j = e % C;
-    float a = 0, da = 0;
+    float da = 0;
     if (j <= i) {
-      for (int c = 0; c < D; ++c) {
-        a += m.q[i][c] * m.k[j][c] * Decay(m.b[i][c] - m.b[j][c]);
-        da += m.d_out[i][c] * m.v[j][c];
-      }
+      for (int c = 0; c < D; ++c) da += m.d_out[i][c] * m.v[j][c];
     }
-    m.scores[i][j] = a;
+    m.scores[i][j] = j <= i ? ExactScore<D>(m.q, m.k, m.b, i, j) : 0.f;
     m.d_scores[i][j] = da;
   }
   __syncthreads();
@@ -488,7 +435,7 @@ template <int D>
 cudaError_t Forward(const KeyGatedForwardArgs& a, cudaStream_t stream) {
   constexpr int C = ChunkOf<D>();
   const int64_t chunks = (a.tokens + C - 1) / C;
-  StatesForward<D, C><<<dim3(a.batch_heads, D / kTile, D / kTile), kThreads, 0, stream>>>(
+  StatePass<D, C, false><<<dim3(a.batch_heads, D / kTile, D / kTile), kThreads, 0, stream>>>(
       a.k, a.v, a.log_gate, a.initial_state, a.chunk_states, a.final_state, a.tokens, chunks);
   const size_t shared = sizeof(OutputTiles<D, C>);
   if (cudaError_t e = AllowSharedBytes(OutputForward<D, C>, shared); e != cudaSuccess) {
@@ -503,7 +450,7 @@ template <int D>
 cudaError_t Backward(const KeyGatedBackwardArgs& a, cudaStream_t stream) {
   constexpr int C = ChunkOf<D>();
   const int64_t chunks = (a.tokens + C - 1) / C;
-  StatesBackward<D, C><<<dim3(a.batch_heads, D / kTile, D / kTile), kThreads, 0, stream>>>(
+  StatePass<D, C, true><<<dim3(a.batch_heads, D / kTile, D / kTile), kThreads, 0, stream>>>(
       a.q, a.d_output, a.log_gate, a.d_final_state, a.d_chunk_states, a.d_initial_state, a.tokens,
       chunks);
   const size_t shared = sizeof(GradientTiles<D, C>);
