@@ -24,10 +24,8 @@ torch::Tensor Row(const torch::Tensor& x) { return x.select(2, 0); }
 LigerAttention::LigerAttention(const ModelConfig& config, torch::Device device,
                                torch::ScalarType dtype)
     : liger_(*config.liger),
-      heads_(config.num_attention_heads),
       kv_heads_(config.num_key_value_heads),
       head_dim_(config.head_dim),
-      groups_(config.num_attention_heads / config.num_key_value_heads),
       device_(device),
       dtype_(dtype) {}
 
@@ -35,11 +33,13 @@ std::unique_ptr<LayerState> LigerAttention::NewState() const {
   auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
   auto act = torch::TensorOptions().dtype(dtype_).device(device_);
   torch::Tensor memory, slot_memory;
+  // Keys, values and gates belong to KV heads, so the recurrent state does too (shared by the
+  // query heads of a group).
   if (liger_.variant == "gsa") {
-    memory = torch::zeros({heads_, head_dim_, liger_.gsa_slots}, f32);
-    slot_memory = torch::zeros({heads_, liger_.gsa_slots, head_dim_}, f32);
+    memory = torch::zeros({kv_heads_, head_dim_, liger_.gsa_slots}, f32);
+    slot_memory = torch::zeros({kv_heads_, liger_.gsa_slots, head_dim_}, f32);
   } else {
-    memory = torch::zeros({heads_, head_dim_, head_dim_}, f32);
+    memory = torch::zeros({kv_heads_, head_dim_, head_dim_}, f32);
   }
   return std::make_unique<LigerLayerState>(memory, slot_memory,
                                            torch::zeros({kv_heads_, liger_.window, head_dim_}, act),
@@ -47,29 +47,32 @@ std::unique_ptr<LayerState> LigerAttention::NewState() const {
 }
 
 LigerAttention::Features LigerAttention::MakeFeatures(const MixerInputs& in) const {
-  torch::Tensor q = in.q.to(torch::kFloat32);
-  torch::Tensor k = in.k.to(torch::kFloat32);  // [B, KV, T, D], the gate's source
+  // One kernel each for the dtype and the [B, T, heads, D] -> [B, heads, T, D] layout change, so
+  // that the features (and the fused recurrence's inputs) are already contiguous.
+  auto float_contiguous = [](const torch::Tensor& x) {
+    return x.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/false, torch::MemoryFormat::Contiguous);
+  };
+  torch::Tensor q = float_contiguous(in.q);
+  torch::Tensor k = float_contiguous(in.k);  // [B, KV, T, D], the gate's source
   Features f;
-  f.v = RepeatKv(in.v.to(torch::kFloat32), groups_);
+  f.v = float_contiguous(in.v);
   if (liger_.variant == "gla") {
-    torch::Tensor kr = RepeatKv(k, groups_);
     f.q = torch::softmax(q, -1);
-    f.k = torch::softmax(kr, -1);
-    f.log_gate = torch::log_sigmoid(kr) / liger_.gate_normalizer;
+    f.k = torch::softmax(k, -1);
+    f.log_gate = torch::log_sigmoid(k) / liger_.gate_normalizer;
   } else if (liger_.variant == "hgrn2") {
-    torch::Tensor kr = RepeatKv(k, groups_);
     f.q = torch::softmax(q, -1);
-    f.k = torch::sigmoid(-kr);  // 1 - sigmoid(g)
-    f.log_gate = torch::log_sigmoid(kr);
+    f.k = torch::sigmoid(-k);  // 1 - sigmoid(g)
+    f.log_gate = torch::log_sigmoid(k);
   } else {  // gsa: the gate pools the whole key projection (all KV heads) down to KV * slots.
     const int64_t b = k.size(0), t = k.size(2);
     torch::Tensor flat = k.permute({0, 2, 1, 3}).reshape({b * t, 1, kv_heads_ * head_dim_});
     torch::Tensor pooled = torch::adaptive_avg_pool1d(flat, {kv_heads_ * liger_.gsa_slots});
     torch::Tensor g = pooled.view({b, t, kv_heads_, liger_.gsa_slots}).permute({0, 2, 1, 3});
-    f.log_gate = RepeatKv(torch::log_sigmoid(g) / liger_.gate_normalizer, groups_);
+    f.log_gate = torch::log_sigmoid(g) / liger_.gate_normalizer;
     f.slot_input = -torch::expm1(f.log_gate);  // s = 1 - alpha
     f.q = q;
-    f.k = RepeatKv(k, groups_);
+    f.k = k;
   }
   return f;
 }
@@ -109,14 +112,14 @@ torch::Tensor LigerAttention::RecurStep(const Features& f, torch::Tensor& memory
 
 torch::Tensor LigerAttention::Mix(const torch::Tensor& window_out, const torch::Tensor& linear_out,
                                   torch::ScalarType dtype) const {
-  return (liger_.mix * window_out.to(torch::kFloat32) + (1 - liger_.mix) * linear_out).to(dtype);
+  return (linear_out * (1 - liger_.mix)).add_(window_out, liger_.mix).to(dtype);
 }
 
 torch::Tensor LigerAttention::Forward(const MixerInputs& in) const {
   torch::Tensor q = RotaryEmbedding::Apply(in.q, in.cos, in.sin);
   torch::Tensor k = RotaryEmbedding::Apply(in.k, in.cos, in.sin);
-  torch::Tensor window_out = ValueOrThrow(WindowAttention(
-      q, RepeatKv(k, groups_), RepeatKv(in.v, groups_), torch::Tensor(), torch::Tensor(), liger_.window));
+  torch::Tensor window_out = ValueOrThrow(
+      WindowAttention(q, k, in.v, torch::Tensor(), torch::Tensor(), liger_.window));
   Features f = MakeFeatures(in);
   torch::Tensor memory, slot_memory;  // undefined: start from zeros
   return Mix(window_out, Recur(f, memory, slot_memory), in.q.scalar_type());
@@ -128,8 +131,7 @@ torch::Tensor LigerAttention::Prefill(const MixerInputs& in, LayerState& state) 
   torch::Tensor k = RotaryEmbedding::Apply(in.k, in.cos, in.sin);
   auto [past_k, past_v] = s.Window();
   torch::Tensor window_out = ValueOrThrow(WindowAttention(
-      q, RepeatKv(k, groups_), RepeatKv(in.v, groups_), RepeatKv(past_k.unsqueeze(0), groups_),
-      RepeatKv(past_v.unsqueeze(0), groups_), liger_.window));
+      q, k, in.v, past_k.unsqueeze(0), past_v.unsqueeze(0), liger_.window));
   s.Append(k[0], in.v[0]);
   Features f = MakeFeatures(in);
   torch::Tensor memory = s.memory().unsqueeze(0);
@@ -157,9 +159,7 @@ torch::Tensor LigerAttention::Decode(const MixerInputs& in,
   torch::Tensor q = RotaryEmbedding::Apply(in.q, in.cos, in.sin);
   torch::Tensor k = RotaryEmbedding::Apply(in.k, in.cos, in.sin);
   torch::Tensor window_out = ValueOrThrow(WindowAttentionStep(
-      Row(q), Row(RepeatKv(k, groups_)), Row(RepeatKv(in.v, groups_)),
-      RepeatKv(torch::stack(ring_k), groups_), RepeatKv(torch::stack(ring_v), groups_),
-      torch::stack(valid)));
+      Row(q), Row(k), Row(in.v), torch::stack(ring_k), torch::stack(ring_v), torch::stack(valid)));
   Features f = MakeFeatures(in);
   torch::Tensor memory = torch::stack(memories);
   torch::Tensor slot_memory = slot_memories.empty() ? torch::Tensor() : torch::stack(slot_memories);

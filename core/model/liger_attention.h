@@ -34,7 +34,7 @@ class LigerAttention : public SequenceMixer {
                     torch::ScalarType dtype) const;
 
   LigerConfig liger_;
-  int64_t heads_, kv_heads_, head_dim_, groups_;
+  int64_t kv_heads_, head_dim_;
   torch::Device device_;
   torch::ScalarType dtype_;
 };

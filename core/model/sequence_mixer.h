@@ -37,11 +37,4 @@ class SequenceMixer {
   virtual torch::Tensor Decode(const MixerInputs& in, absl::Span<LayerState* const> states) const = 0;
 };
 
-// Expands [B, KV, T, D] to [B, KV * groups, T, D] (grouped-query attention).
-inline torch::Tensor RepeatKv(const torch::Tensor& x, int64_t groups) {
-  if (groups == 1) return x;
-  const auto s = x.sizes();
-  return x.unsqueeze(2).expand({s[0], s[1], groups, s[2], s[3]}).reshape({s[0], s[1] * groups, s[2], s[3]});
-}
-
 }  // namespace liger

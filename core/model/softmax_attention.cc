@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/model/ops/grouped_heads.h"
 #include "core/model/rotary_embedding.h"
 
 namespace liger {
@@ -24,7 +25,7 @@ torch::Tensor SoftmaxAttention::Attend(const torch::Tensor& q, const torch::Tens
                                        int64_t key_start) const {
   const int64_t tq = q.size(2);
   const int64_t tk = k.size(2);
-  torch::Tensor scores = torch::matmul(q, RepeatKv(k, groups_).transpose(-1, -2)) * scale_;
+  torch::Tensor scores = torch::matmul(q, RepeatHeads(k, groups_).transpose(-1, -2)) * scale_;
   auto idx = torch::TensorOptions().dtype(torch::kInt64).device(q.device());
   torch::Tensor qpos = torch::arange(query_start, query_start + tq, idx).unsqueeze(1);
   torch::Tensor kpos = torch::arange(key_start, key_start + tk, idx).unsqueeze(0);
@@ -32,7 +33,7 @@ torch::Tensor SoftmaxAttention::Attend(const torch::Tensor& q, const torch::Tens
   if (sliding_window_) allowed = allowed.logical_and(qpos - kpos < *sliding_window_);
   scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
   torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
-  return torch::matmul(probs, RepeatKv(v, groups_));
+  return torch::matmul(probs, RepeatHeads(v, groups_));
 }
 
 torch::Tensor SoftmaxAttention::Forward(const MixerInputs& in) const {

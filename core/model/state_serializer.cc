@@ -325,6 +325,11 @@ absl::StatusOr<std::unique_ptr<ModelState>> RestoreTransformerState(const Transf
         absl::StrCat("session state has format version ", version, "; this build reads up to ",
                      kStateFormatVersion, " (upgrade liger to restore it)"));
   }
+  if (version == 1) {
+    return absl::FailedPreconditionError(
+        "session state has format version 1, whose recurrent memories are per query head; this "
+        "build keeps them per KV head (version 2) and cannot convert them: start the session again");
+  }
   if (version != kStateFormatVersion) {
     return absl::InvalidArgumentError(
         absl::StrCat("session state has unknown format version ", version));

@@ -14,7 +14,8 @@ namespace liger {
 // Saves a sequence's ModelState to bytes and restores it, so a session can be parked, moved to
 // another replica or survive a restart, and continue exactly where it stopped.
 //
-// Format, version 1 (integers little-endian):
+// Format, version 2 (integers little-endian). Version 1 held Liger memories per query head; version
+// 2 holds them per KV head (as NewState does), and version 1 is refused.
 //   magic     8 bytes, kStateMagic
 //   version   u32, kStateFormatVersion
 //   header    u32 byte length, then that much JSON:
@@ -35,13 +36,13 @@ namespace liger {
 //   INVALID_ARGUMENT     no magic (not a state), or a version number this build never wrote
 //   DATA_LOSS            truncated, checksum mismatch, malformed header, or tensor names, shapes,
 //                        sizes or counters inconsistent with the header, the data or the model
-//   FAILED_PRECONDITION  a newer format version (upgrade to read it), or a state saved from a
+//   FAILED_PRECONDITION  a newer format version (upgrade to read it), version 1, or a state saved from a
 //                        model whose fingerprint differs; the message names each differing field
 // Restored tensors live on the model's device in the dtypes its NewState() uses, so a state saved
 // by a float32 CPU replica resumes on a bfloat16 GPU one (rounded to bfloat16). Every size is
 // checked against the bytes actually present before anything is allocated.
 inline constexpr absl::string_view kStateMagic = "LIGERSTA";
-inline constexpr uint32_t kStateFormatVersion = 1;
+inline constexpr uint32_t kStateFormatVersion = 2;
 
 // Serializes `state`, which must come from `model`'s NewState(). FAILED_PRECONDITION when the
 // state is inconsistent (a failed Prefill/DecodeStep left its layers at different token counts).

@@ -22,28 +22,31 @@ const float* DataOrNull(const torch::Tensor& t) {
   return t.defined() ? t.data_ptr<float>() : nullptr;
 }
 
-// Inputs arrive contiguous, float32, on one GPU; `state` is defined.
+// Inputs arrive contiguous, float32, on one GPU; `state` is defined. q has H heads, the rest KV.
 class KeyGatedRecurrenceFunction : public torch::autograd::Function<KeyGatedRecurrenceFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, const torch::Tensor& log_gate,
                                const torch::Tensor& state) {
     c10::cuda::CUDAGuard guard(q.device());
-    const int64_t b = q.size(0), h = q.size(1), t = q.size(2), d = q.size(3);
+    const int64_t b = q.size(0), h = q.size(1), kv = k.size(1), t = q.size(2), d = q.size(3);
     const int64_t chunk = cuda::KeyGatedChunkTokens(d), chunks = (t + chunk - 1) / chunk;
     torch::Tensor output = torch::empty({b, h, t, d}, q.options());
-    torch::Tensor chunk_states = torch::empty({b, h, chunks, d, d}, q.options());
-    torch::Tensor final_state = torch::empty({b, h, d, d}, q.options());
+    torch::Tensor chunk_states = torch::empty({b, kv, chunks, d, d}, q.options());
+    torch::Tensor chunk_decays = torch::empty({b, kv, chunks, d}, q.options());
+    torch::Tensor final_state = torch::empty({b, kv, d, d}, q.options());
     cuda::KeyGatedForwardArgs args{q.data_ptr<float>(),
                                    k.data_ptr<float>(),
                                    v.data_ptr<float>(),
                                    log_gate.data_ptr<float>(),
                                    state.data_ptr<float>(),
-                                   b * h,
+                                   b * kv,
+                                   h / kv,
                                    t,
                                    d,
                                    output.data_ptr<float>(),
                                    chunk_states.data_ptr<float>(),
+                                   chunk_decays.data_ptr<float>(),
                                    final_state.data_ptr<float>()};
     ThrowIfFailed(cuda::KeyGatedForward(args, c10::cuda::getCurrentCUDAStream()), "forward");
     ctx->save_for_backward({q, k, v, log_gate, chunk_states, final_state});
@@ -60,9 +63,13 @@ class KeyGatedRecurrenceFunction : public torch::autograd::Function<KeyGatedRecu
         grads[0].defined() ? grads[0].to(torch::kFloat).contiguous() : torch::zeros_like(q);
     const torch::Tensor d_final =
         grads[1].defined() ? grads[1].to(torch::kFloat).contiguous() : torch::Tensor();
+    const int64_t groups = q.size(1) / k.size(1);
     torch::Tensor d_q = torch::empty_like(q), d_k = torch::empty_like(k), d_v = torch::empty_like(v);
-    torch::Tensor d_log_gate = torch::empty_like(q);
+    torch::Tensor d_log_gate = torch::empty_like(k);
     torch::Tensor d_chunk_states = torch::empty_like(chunk_states);
+    torch::Tensor chunk_decays = torch::empty(chunk_states.sizes().slice(0, 4), q.options());
+    torch::Tensor group_terms =
+        groups > 1 ? torch::empty({3, q.numel()}, q.options()) : torch::Tensor();
     torch::Tensor d_state = ctx->needs_input_grad(4) ? torch::empty_like(final_state) : torch::Tensor();
     cuda::KeyGatedBackwardArgs args{q.data_ptr<float>(),
                                     k.data_ptr<float>(),
@@ -71,10 +78,13 @@ class KeyGatedRecurrenceFunction : public torch::autograd::Function<KeyGatedRecu
                                     chunk_states.data_ptr<float>(),
                                     d_output.data_ptr<float>(),
                                     DataOrNull(d_final),
-                                    q.size(0) * q.size(1),
+                                    k.size(0) * k.size(1),
+                                    groups,
                                     q.size(2),
                                     q.size(3),
                                     d_chunk_states.data_ptr<float>(),
+                                    chunk_decays.data_ptr<float>(),
+                                    group_terms.defined() ? group_terms.data_ptr<float>() : nullptr,
                                     d_q.data_ptr<float>(),
                                     d_k.data_ptr<float>(),
                                     d_v.data_ptr<float>(),
@@ -103,7 +113,7 @@ absl::StatusOr<GlaResult> FusedKeyGatedRecurrence(const torch::Tensor& q, const 
   try {
     const torch::Tensor initial =
         state.defined() ? state.contiguous()
-                        : torch::zeros({q.size(0), q.size(1), q.size(3), v.size(3)}, q.options());
+                        : torch::zeros({k.size(0), k.size(1), k.size(3), v.size(3)}, q.options());
     variable_list out = KeyGatedRecurrenceFunction::apply(
         q.contiguous(), k.contiguous(), v.contiguous(), log_gate.contiguous(), initial);
     return GlaResult{out[0], out[1]};

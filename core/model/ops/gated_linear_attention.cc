@@ -35,7 +35,10 @@ absl::StatusOr<torch::Tensor> GatedLinearAttentionStep(const torch::Tensor& q, c
     const torch::Tensor kf = k.to(torch::kFloat), vf = v.to(torch::kFloat);
     state.mul_(log_gate.to(torch::kFloat).exp().unsqueeze(-1));
     state.add_(kf.unsqueeze(-1) * vf.unsqueeze(-2));
-    return torch::matmul(q.to(torch::kFloat).unsqueeze(-2), state).squeeze(-2).to(q.scalar_type());
+    // [B,KV,G,K] x [B,KV,K,V]: the group's query heads read their shared state at once.
+    return torch::matmul(GroupQueries(q.to(torch::kFloat), k.size(1)), state)
+        .flatten(1, 2)
+        .to(q.scalar_type());
   } catch (const std::exception& e) {
     return StatusFromException(kOp, e);
   }

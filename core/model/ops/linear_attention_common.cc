@@ -10,7 +10,8 @@
 namespace liger {
 namespace {
 
-// Shapes shared by prefill ([B,H,T,*] tensors) and step ([B,H,*] tensors) calls.
+// Shapes shared by prefill ([B,H,T,*] tensors) and step ([B,H,*] tensors) calls. k, v, the gates
+// and the state carry KV heads, KV dividing q's H.
 absl::Status CheckArgs(GateDim gate_dim, const torch::Tensor& q, const torch::Tensor& k,
                        const torch::Tensor& v, const torch::Tensor& log_gate,
                        const torch::Tensor& state, bool has_time) {
@@ -19,20 +20,25 @@ absl::Status CheckArgs(GateDim gate_dim, const torch::Tensor& q, const torch::Te
     return absl::InvalidArgumentError(absl::StrCat("q: expected a defined rank-", rank, " tensor"));
   }
   const int64_t b = q.size(0), h = q.size(1), t = has_time ? q.size(2) : 0, kd = q.size(rank - 1);
-  auto shape = [&](int64_t last) {
-    return has_time ? std::vector<int64_t>{b, h, t, last} : std::vector<int64_t>{b, h, last};
+  auto shape = [&](int64_t heads, int64_t last) {
+    return has_time ? std::vector<int64_t>{b, heads, t, last} : std::vector<int64_t>{b, heads, last};
   };
-  if (absl::Status s = CheckTensor(q, "q", shape(kd), q); !s.ok()) return s;
-  if (absl::Status s = CheckTensor(k, "k", shape(kd), q); !s.ok()) return s;
-  if (absl::Status s = CheckTensor(v, "v", shape(-1), q); !s.ok()) return s;
+  if (absl::Status s = CheckTensor(q, "q", shape(h, kd), q); !s.ok()) return s;
+  if (absl::Status s = CheckTensor(k, "k", shape(-1, kd), q); !s.ok()) return s;
+  const int64_t kv = k.size(1);
+  if (kv < 1 || h % kv != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("k has ", kv, " heads, which must divide q's ", h));
+  }
+  if (absl::Status s = CheckTensor(v, "v", shape(kv, -1), q); !s.ok()) return s;
   const int64_t vd = v.size(rank - 1);
   const int64_t gd = gate_dim == GateDim::kKey ? kd : vd;
-  if (absl::Status s = CheckTensor(log_gate, "log_gate", shape(gd), q); !s.ok()) return s;
+  if (absl::Status s = CheckTensor(log_gate, "log_gate", shape(kv, gd), q); !s.ok()) return s;
   if (absl::Status s = CheckDtype(k, "k", q.scalar_type()); !s.ok()) return s;
   if (absl::Status s = CheckDtype(v, "v", q.scalar_type()); !s.ok()) return s;
   if (!has_time && !state.defined()) return absl::InvalidArgumentError("state: tensor is undefined");
   if (state.defined()) {
-    if (absl::Status s = CheckTensor(state, "state", {b, h, kd, vd}, q); !s.ok()) return s;
+    if (absl::Status s = CheckTensor(state, "state", {b, kv, kd, vd}, q); !s.ok()) return s;
     if (absl::Status s = CheckDtype(state, "state", torch::kFloat); !s.ok()) return s;
   }
   return absl::OkStatus();
@@ -149,6 +155,19 @@ absl::StatusOr<GlaResult> RunChunkedRecurrence(const char* op, GateDim gate_dim,
   }
   try {
     const int64_t b = q.size(0), h = q.size(1), t = q.size(2), kd = q.size(3), vd = v.size(3);
+    const int64_t kv = k.size(1), groups = h / kv;
+    if (groups > 1) {
+      // The reference path: every query head gets its own copy of its group's recurrence, whose
+      // G copies stay equal, so the group's final state is any one of them.
+      const torch::Tensor expanded_state =
+          state.defined() ? RepeatHeads(state, groups) : torch::Tensor();
+      absl::StatusOr<GlaResult> r = RunChunkedRecurrence(
+          op, gate_dim, q, RepeatHeads(k, groups), RepeatHeads(v, groups),
+          RepeatHeads(log_gate, groups), expanded_state, chunk_size);
+      if (!r.ok()) return r.status();
+      r->final_state = r->final_state.view({b, kv, groups, kd, vd}).select(2, 0);
+      return r;
+    }
     torch::Tensor s =
         state.defined() ? state : torch::zeros({b, h, kd, vd}, q.options().dtype(torch::kFloat));
     if (t == 0) return GlaResult{torch::empty({b, h, 0, vd}, v.options()), s};

@@ -6,19 +6,25 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/model/ops/grouped_heads.h"
 
 namespace liger {
 
 struct GlaResult {
   torch::Tensor output;       // [B,H,T,V], the dtype of q
-  torch::Tensor final_state;  // [B,H,K,V] float32
+  torch::Tensor final_state;  // [B,KV,K,V] float32
 };
 
 // Which state dimension a gated linear recurrence decays.
 enum class GateDim { kKey, kValue };
 
-// Validates a prefill call: q,k [B,H,T,K], v [B,H,T,V], log_gate [B,H,T,K or V], state [B,H,K,V]
-// float32 or undefined, all on the device of q; chunk_size >= 1.
+// Grouped-query attention is native to the recurrences: q carries H heads; k, v, the log gates and
+// the state carry KV heads (KV dividing H), and query head h reads the state of KV head h / (H/KV).
+// The state is per KV head because k, v and the gates are: the G query heads of a group would
+// otherwise carry G equal copies of it.
+//
+// Validates a prefill call: q [B,H,T,K], k [B,KV,T,K], v [B,KV,T,V], log_gate [B,KV,T,K or V], state
+// [B,KV,K,V] float32 or undefined, all on the device of q; chunk_size >= 1.
 absl::Status CheckRecurrencePrefill(const char* op, GateDim gate_dim, const torch::Tensor& q,
                                     const torch::Tensor& k, const torch::Tensor& v,
                                     const torch::Tensor& log_gate, const torch::Tensor& state,
@@ -33,8 +39,8 @@ absl::StatusOr<GlaResult> RunChunkedRecurrence(const char* op, GateDim gate_dim,
                                                const torch::Tensor& v, const torch::Tensor& log_gate,
                                                const torch::Tensor& state, int64_t chunk_size);
 
-// Validates a single-token call: q,k [B,H,K], v [B,H,V], log_gate [B,H,K or V], state [B,H,K,V]
-// float32, all on the device of q.
+// Validates a single-token call: q [B,H,K], k [B,KV,K], v [B,KV,V], log_gate [B,KV,K or V], state
+// [B,KV,K,V] float32, all on the device of q.
 absl::Status CheckRecurrenceStep(const char* op, GateDim gate_dim, const torch::Tensor& q,
                                  const torch::Tensor& k, const torch::Tensor& v,
                                  const torch::Tensor& log_gate, const torch::Tensor& state);

@@ -27,7 +27,9 @@ absl::StatusOr<torch::Tensor> GatedLinearAttentionValueGateStep(const torch::Ten
     const torch::Tensor kf = k.to(torch::kFloat), vf = v.to(torch::kFloat);
     state.mul_(log_gate_v.to(torch::kFloat).exp().unsqueeze(-2));
     state.add_(kf.unsqueeze(-1) * vf.unsqueeze(-2));
-    return torch::matmul(q.to(torch::kFloat).unsqueeze(-2), state).squeeze(-2).to(q.scalar_type());
+    return torch::matmul(GroupQueries(q.to(torch::kFloat), k.size(1)), state)
+        .flatten(1, 2)
+        .to(q.scalar_type());
   } catch (const std::exception& e) {
     return StatusFromException(kOp, e);
   }

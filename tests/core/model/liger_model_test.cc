@@ -131,7 +131,7 @@ TEST_P(LigerModelTest, StateSizeIsConstantAndMatchesFormula) {
   EXPECT_EQ(state->bytes(), after_10);
   const int64_t d = c.head_dim, m = c.liger->gsa_slots;
   const int64_t memory = GetParam().variant == "gsa" ? 2 * d * m : d * d;
-  const int64_t expected = c.num_hidden_layers * c.num_attention_heads * memory * 4 +
+  const int64_t expected = c.num_hidden_layers * c.num_key_value_heads * memory * 4 +
                            c.num_hidden_layers * c.liger->window * c.num_key_value_heads * d * 2 * 4;
   EXPECT_EQ(state->bytes(), expected);
   ASSERT_TRUE(torch::isfinite(*rest).all().item<bool>());

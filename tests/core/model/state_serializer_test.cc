@@ -298,13 +298,15 @@ TEST_P(StateSerializerTest, HostileInputsWithValidChecksumAreRejected) {
   Sections older = good;
   older.version = 0;
   expect_code(Seal(older), absl::StatusCode::kInvalidArgument, "version 0");
+  older.version = 1;
+  expect_code(Seal(older), absl::StatusCode::kFailedPrecondition, "version 1, per-query-head memories");
 
-  expect_code(Seal(1, "{", good.data), kLoss, "unparsable header");
-  expect_code(Seal(1, "[]", good.data), kLoss, "header not an object");
-  expect_code(Seal(1, std::string(100000, '[') + std::string(100000, ']'), good.data), kLoss,
+  expect_code(Seal(kStateFormatVersion, "{", good.data), kLoss, "unparsable header");
+  expect_code(Seal(kStateFormatVersion, "[]", good.data), kLoss, "header not an object");
+  expect_code(Seal(kStateFormatVersion, std::string(100000, '[') + std::string(100000, ']'), good.data), kLoss,
               "deeply nested header");
-  expect_code(Seal(1, good.header.dump(), good.data + "x"), kLoss, "extra data byte");
-  expect_code(Seal(1, good.header.dump(), good.data.substr(1)), kLoss, "missing data byte");
+  expect_code(Seal(kStateFormatVersion, good.header.dump(), good.data + "x"), kLoss, "extra data byte");
+  expect_code(Seal(kStateFormatVersion, good.header.dump(), good.data.substr(1)), kLoss, "missing data byte");
   std::string long_header = Seal(good);
   long_header[15] = '\x7F';  // header length past the end
   long_header.resize(long_header.size() - 4);

@@ -1,13 +1,14 @@
 #include "core/model/ops/cuda/key_gated_recurrence_kernels.h"
 
+#include <algorithm>
+#include <utility>
+
 #include <cuda_runtime.h>
 
 namespace liger::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-// Edge of the state tile one block carries through the sequential passes.
-constexpr int kTile = 32;
 
 // Chunks are short enough that a block's tiles (and for D = 128 its two D x D states) fit in
 // shared memory.
@@ -56,61 +57,6 @@ __device__ void CumsumRows(double* b, int pitch, double* segment_totals) {
 // exp of a difference of cumulative log gates, formed in float64 and evaluated in float32.
 __device__ __forceinline__ float Decay(double log_decay) {
   return expf(static_cast<float>(log_decay));
-}
-
-// The state tile a block carries: entry r of this thread is row e / kTile, column e % kTile of the
-// tile, e = threadIdx.x + r * kThreads.
-constexpr int kTileEntries = kTile * kTile / kThreads;
-
-// The sequential state passes, one state tile per block, grid (BH, D/kTile, D/kTile). For each
-// chunk it writes the tile it carries into `per_chunk`, then updates it with the chunk's rows x
-// (key side) and y (value side):
-//   forward (kBackward false): S <- diag(exp(b_last)) S + sum_j (k_j exp(b_last - b_j))^T v_j,
-//     chunks in order, x = k, y = v, writing the state entering each chunk;
-//   backward: G <- diag(exp(b_last)) G + sum_i (q_i exp(b_i))^T dO_i, last chunk first, x = q,
-//     y = dO, writing the gradient of the state leaving each chunk.
-// `start` (null for zeros) is the first tile, `end` (may be null) receives the last.
-template <int D, int C, bool kBackward>
-__global__ void __launch_bounds__(kThreads)
-    StatePass(const float* __restrict__ x, const float* __restrict__ y,
-              const float* __restrict__ g, const float* __restrict__ start,
-              float* __restrict__ per_chunk, float* __restrict__ end, int64_t t, int64_t chunks) {
-  __shared__ float xs[C][kTile];  // then scaled by their decays
-  __shared__ float ys[C][kTile];
-  __shared__ double b[C][kTile + 1];
-  __shared__ double segment_totals[kThreads];
-  const int64_t bh = blockIdx.x;
-  const int k0 = blockIdx.y * kTile, v0 = blockIdx.z * kTile;
-  auto at = [&](int r) {
-    const int e = threadIdx.x + r * kThreads;
-    return (k0 + e / kTile) * D + v0 + e % kTile;
-  };
-  float s[kTileEntries];
-  for (int r = 0; r < kTileEntries; ++r) s[r] = start ? start[bh * D * D + at(r)] : 0.f;
-  for (int64_t step = 0; step < chunks; ++step) {
-    const int64_t n = kBackward ? chunks - 1 - step : step;
-    for (int r = 0; r < kTileEntries; ++r) per_chunk[(bh * chunks + n) * D * D + at(r)] = s[r];
-    LoadRows<C, kTile>(&xs[0][0], kTile, x + bh * t * D, n * C, t, D, k0);
-    LoadRows<C, kTile>(&ys[0][0], kTile, y + bh * t * D, n * C, t, D, v0);
-    LoadRows<C, kTile>(&b[0][0], kTile + 1, g + bh * t * D, n * C, t, D, k0);
-    __syncthreads();
-    CumsumRows<C, kTile>(&b[0][0], kTile + 1, segment_totals);
-    for (int e = threadIdx.x; e < C * kTile; e += kThreads) {
-      const int j = e / kTile, c = e % kTile;
-      xs[j][c] *= Decay(kBackward ? b[j][c] : b[C - 1][c] - b[j][c]);
-    }
-    __syncthreads();
-    for (int r = 0; r < kTileEntries; ++r) {
-      const int e = threadIdx.x + r * kThreads, row = e / kTile, col = e % kTile;
-      float acc = s[r] * Decay(b[C - 1][row]);
-      for (int j = 0; j < C; ++j) acc += xs[j][row] * ys[j][col];
-      s[r] = acc;
-    }
-    __syncthreads();
-  }
-  if (end) {
-    for (int r = 0; r < kTileEntries; ++r) end[bh * D * D + at(r)] = s[r];
-  }
 }
 
 // Chunks whose cumulative log gates all stay within this bound take the factored form:
@@ -168,6 +114,68 @@ __device__ __forceinline__ void ForEach(const Tile<M, N>& tile, F f) {
   }
 }
 
+// What each chunk adds to the carried state, for all chunks and KV heads at once (grid (N, BKV)):
+//   forward (kBackward false): W_n = sum_j (k_j exp(b_last - b_j))^T v_j, with x = k, y = v (one
+//     row set per KV head);
+//   backward: W_n = sum_{heads, i} (q_i exp(b_i))^T dO_i, with x = q, y = dO (`rows_per_head` row
+//     sets per KV head: its query heads);
+// into `writes` [BKV, N, D, D], and exp(b_last) per key channel into `decays` [BKV, N, D]. Only
+// ScanStates is then sequential, and it is elementwise.
+template <int D, int C, bool kBackward>
+__global__ void __launch_bounds__(kThreads)
+    ChunkWrites(const float* __restrict__ x, const float* __restrict__ y,
+                const float* __restrict__ g, float* __restrict__ writes,
+                float* __restrict__ decays, int64_t t, int64_t chunks, int64_t rows_per_head) {
+  __shared__ float xs[C][D + 1];  // then scaled by their decays
+  __shared__ float ys[C][D + 1];
+  __shared__ double b[C][D + 1];
+  __shared__ double segment_totals[kThreads];
+  const int64_t n = blockIdx.x, kv_head = blockIdx.y, t0 = n * C;
+  LoadRows<C, D>(&b[0][0], D + 1, g + kv_head * t * D, t0, t, D, 0);
+  __syncthreads();
+  CumsumRows<C, D>(&b[0][0], D + 1, segment_totals);
+  for (int c = threadIdx.x; c < D; c += kThreads) {
+    decays[(kv_head * chunks + n) * D + c] = Decay(b[C - 1][c]);
+  }
+  Tile<D, D> w;
+  for (int64_t head = kv_head * rows_per_head; head < (kv_head + 1) * rows_per_head; ++head) {
+    LoadRows<C, D>(&xs[0][0], D + 1, x + head * t * D, t0, t, D, 0);
+    LoadRows<C, D>(&ys[0][0], D + 1, y + head * t * D, t0, t, D, 0);
+    __syncthreads();
+    for (int e = threadIdx.x; e < C * D; e += kThreads) {
+      const int j = e / D, c = e % D;
+      xs[j][c] *= Decay(kBackward ? b[j][c] : b[C - 1][c] - b[j][c]);
+    }
+    __syncthreads();
+    Accumulate<D, D, C>(w, [&](int c, int j) { return xs[j][c]; },
+                        [&](int j, int col) { return ys[j][col]; });
+    __syncthreads();
+  }
+  float* out = writes + (kv_head * chunks + n) * D * D;
+  ForEach(w, [&](int row, int col, float value) { out[row * D + col] = value; });
+}
+
+// The sequential pass over chunks, one thread per state entry, grid (D * D / kThreads, BKV): in
+// chunk order (last chunk first for kBackward), S <- diag(decay_n) S + W_n, where `per_chunk`
+// holds W_n on entry and the carried S before chunk n's update on return. `start` (null for zeros)
+// is the first S, `end` (may be null) receives the last.
+template <int D, bool kBackward>
+__global__ void __launch_bounds__(kThreads)
+    ScanStates(const float* __restrict__ decays, const float* __restrict__ start,
+               float* __restrict__ per_chunk, float* __restrict__ end, int64_t chunks) {
+  const int64_t kv_head = blockIdx.y;
+  const int e = blockIdx.x * kThreads + threadIdx.x, row = e / D;
+  float s = start ? start[kv_head * D * D + e] : 0.f;
+  for (int64_t step = 0; step < chunks; ++step) {
+    const int64_t n = kBackward ? chunks - 1 - step : step;
+    float* entry = per_chunk + (kv_head * chunks + n) * D * D + e;
+    const float written = *entry;
+    *entry = s;
+    s = decays[(kv_head * chunks + n) * D + row] * s + written;
+  }
+  if (end) end[kv_head * D * D + e] = s;
+}
+
 // A_ij = sum_c q_ic k_jc exp(b_ic - b_jc) with the exact per-channel decay, for j <= i.
 template <int D>
 __device__ float ExactScore(const float (*q)[D + 1], const float (*k)[D + 1],
@@ -198,23 +206,23 @@ struct OutputTiles {
   double segment_totals[kThreads];
 };
 
-// One block per chunk: o_i = (q_i * exp(b_i)) S_n + sum_{j<=i} A_ij v_j with
-// A_ij = sum_c q_ic k_jc exp(b_ic - b_jc). Grid (N, BH).
+// One block per chunk and query head: o_i = (q_i * exp(b_i)) S_n + sum_{j<=i} A_ij v_j with
+// A_ij = sum_c q_ic k_jc exp(b_ic - b_jc). Grid (N, BKV * G).
 template <int D, int C>
 __global__ void __launch_bounds__(kThreads)
     OutputForward(const float* __restrict__ q, const float* __restrict__ k,
                   const float* __restrict__ v, const float* __restrict__ g,
                   const float* __restrict__ states, float* __restrict__ out, int64_t t,
-                  int64_t chunks) {
+                  int64_t chunks, int64_t groups) {
   extern __shared__ __align__(16) unsigned char shared[];
   auto& m = *reinterpret_cast<OutputTiles<D, C>*>(shared);
-  const int64_t n = blockIdx.x, bh = blockIdx.y, t0 = n * C;
-  const int64_t row0 = bh * t * D;
+  const int64_t n = blockIdx.x, head = blockIdx.y, kv_head = head / groups, t0 = n * C;
+  const int64_t row0 = head * t * D, kv_row0 = kv_head * t * D;
   LoadRows<C, D>(&m.q[0][0], D + 1, q + row0, t0, t, D, 0);
-  LoadRows<C, D>(&m.k[0][0], D + 1, k + row0, t0, t, D, 0);
-  LoadRows<C, D>(&m.v[0][0], D + 1, v + row0, t0, t, D, 0);
-  LoadRows<C, D>(&m.b[0][0], D + 1, g + row0, t0, t, D, 0);
-  LoadRows<D, D>(&m.state[0][0], D + 1, states + (bh * chunks + n) * D * D, 0, D, D, 0);
+  LoadRows<C, D>(&m.k[0][0], D + 1, k + kv_row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.v[0][0], D + 1, v + kv_row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.b[0][0], D + 1, g + kv_row0, t0, t, D, 0);
+  LoadRows<D, D>(&m.state[0][0], D + 1, states + (kv_head * chunks + n) * D * D, 0, D, D, 0);
   __syncthreads();
   CumsumRows<C, D>(&m.b[0][0], D + 1, m.segment_totals);
   const bool factored = ChunkFactors<C, D>(m.b);
@@ -263,11 +271,22 @@ struct GradientTiles {
   double segment_totals[kThreads];
 };
 
+// Where one query head's gradients go: d_q at its own rows; its shares of d_k, d_v and the gate
+// terms at `row0` of the per-query-head buffers. The state gradient G already sums every query head
+// of the group, so only the group's first head adds the terms that come through G.
+struct GradientOutputs {
+  int64_t row0;
+  bool with_state_terms;
+  float* __restrict__ d_q;
+  float* __restrict__ d_k;
+  float* __restrict__ d_v;
+  float* __restrict__ gate_terms;
+};
+
 // The exact form of Gradients, for chunks whose gates do not factor.
 template <int D, int C>
-__device__ void ExactGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t, int64_t row0,
-                               float* __restrict__ d_q, float* __restrict__ d_k,
-                               float* __restrict__ d_v, float* __restrict__ gate_terms) {
+__device__ void ExactGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t,
+                               const GradientOutputs& o) {
   for (int e = threadIdx.x; e < C * D; e += kThreads) {
     const int j = e / D, c = e % D;
     m.to_end[j][c] = Decay(m.b[C - 1][c] - m.b[j][c]);
@@ -292,20 +311,22 @@ __device__ void ExactGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t, in
     }
     float dq = Decay(m.b[r][c]) * from_state;
     for (int j = 0; j <= r; ++j) dq += m.d_scores[r][j] * m.k[j][c] * Decay(m.b[r][c] - m.b[j][c]);
-    float dk = m.to_end[r][c] * to_state;
+    float dk = o.with_state_terms ? m.to_end[r][c] * to_state : 0.f;
     for (int i = r; i < C; ++i) dk += m.d_scores[i][r] * m.q[i][c] * Decay(m.b[i][c] - m.b[r][c]);
-    const int64_t at = row0 + (t0 + r) * D + c;
-    d_q[at] = dq;
-    d_k[at] = dk;
-    gate_terms[at] = m.q[r][c] * dq - m.k[r][c] * dk;
+    const int64_t at = o.row0 + (t0 + r) * D + c;
+    o.d_q[at] = dq;
+    o.d_k[at] = dk;
+    o.gate_terms[at] = m.q[r][c] * dq - m.k[r][c] * dk;
   }
   for (int e = threadIdx.x; e < C * D; e += kThreads) {
     const int j = e / D, c = e % D;  // token j of the chunk, value channel c
     if (t0 + j >= t) continue;
     float dv = 0;
     for (int i = j; i < C; ++i) dv += m.scores[i][j] * m.d_out[i][c];
-    for (int x = 0; x < D; ++x) dv += m.k[j][x] * m.to_end[j][x] * m.d_state[x][c];
-    d_v[row0 + (t0 + j) * D + c] = dv;
+    if (o.with_state_terms) {
+      for (int x = 0; x < D; ++x) dv += m.k[j][x] * m.to_end[j][x] * m.d_state[x][c];
+    }
+    o.d_v[o.row0 + (t0 + j) * D + c] = dv;
   }
 }
 
@@ -315,9 +336,8 @@ __device__ void ExactGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t, in
 //   dk = exp(-b) (v Ge^T + dA^T qf), k dk = kf (v Ge^T + dA^T qf)
 //   dv = A^T dO + kf Ge
 template <int D, int C>
-__device__ void FactoredGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t, int64_t row0,
-                                  float* __restrict__ d_q, float* __restrict__ d_k,
-                                  float* __restrict__ d_v, float* __restrict__ gate_terms) {
+__device__ void FactoredGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t,
+                                  const GradientOutputs& o) {
   for (int e = threadIdx.x; e < C * D; e += kThreads) {
     const int i = e / D, c = e % D;
     const double from_start = exp(m.b[i][c]);
@@ -343,14 +363,16 @@ __device__ void FactoredGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t,
                       [&](int x, int c) { return m.state[c][x]; });
   Accumulate<C, D, C>(q_side, [&](int r, int j) { return m.d_scores[r][j]; },
                       [&](int j, int c) { return m.k[j][c]; });
-  Accumulate<C, D, D>(k_side, [&](int r, int x) { return m.v[r][x]; },
-                      [&](int x, int c) { return m.d_state[c][x]; });
+  if (o.with_state_terms) {
+    Accumulate<C, D, D>(k_side, [&](int r, int x) { return m.v[r][x]; },
+                        [&](int x, int c) { return m.d_state[c][x]; });
+    Accumulate<C, D, D>(dv, [&](int j, int x) { return m.k[j][x]; },
+                        [&](int x, int c) { return m.d_state[x][c]; });
+  }
   Accumulate<C, D, C>(k_side, [&](int r, int i) { return m.d_scores[i][r]; },
                       [&](int i, int c) { return m.q[i][c]; });
   Accumulate<C, D, C>(dv, [&](int j, int i) { return m.scores[i][j]; },
                       [&](int i, int c) { return m.d_out[i][c]; });
-  Accumulate<C, D, D>(dv, [&](int j, int x) { return m.k[j][x]; },
-                      [&](int x, int c) { return m.d_state[x][c]; });
   using T = Tiling<C, D>;
 #pragma unroll
   for (int i = 0; i < T::kRows; ++i) {
@@ -358,12 +380,12 @@ __device__ void FactoredGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t,
     for (int j = 0; j < T::kCols; ++j) {
       const int r = T::Row(i), c = T::Col(j);
       if (t0 + r >= t) continue;
-      const int64_t at = row0 + (t0 + r) * D + c;
+      const int64_t at = o.row0 + (t0 + r) * D + c;
       const float qs = q_side.v[i][j], ks = k_side.v[i][j];
-      d_q[at] = m.to_end[r][c] * qs;
-      d_k[at] = ks / m.to_end[r][c];
-      d_v[at] = dv.v[i][j];
-      gate_terms[at] = m.q[r][c] * qs - m.k[r][c] * ks;
+      o.d_q[at] = m.to_end[r][c] * qs;
+      o.d_k[at] = ks / m.to_end[r][c];
+      o.d_v[at] = dv.v[i][j];
+      o.gate_terms[at] = m.q[r][c] * qs - m.k[r][c] * ks;
     }
   }
 }
@@ -373,31 +395,50 @@ __device__ void FactoredGradients(GradientTiles<D, C>& m, int64_t t0, int64_t t,
 //   dq_ic = exp(b_ic) (S dO_i)_c + sum_{j<=i} dA_ij k_jc exp(b_ic - b_jc)
 //   dk_jc = sum_{i>=j} dA_ij q_ic exp(b_ic - b_jc) + exp(b_last,c - b_jc) (G v_j)_c
 //   dv_jv = sum_{i>=j} A_ij dO_iv + sum_c k_jc exp(b_last,c - b_jc) G_cv
-// and the gate terms q*dq - k*dk. Grid (N, BH).
+// and the gate terms q*dq - k*dk, each query head's share (see GradientOutputs). Grid (N, BKV * G).
 template <int D, int C>
 __global__ void __launch_bounds__(kThreads)
     Gradients(const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
               const float* __restrict__ g, const float* __restrict__ states,
               const float* __restrict__ d_out, const float* __restrict__ d_states,
-              float* __restrict__ d_q, float* __restrict__ d_k, float* __restrict__ d_v,
-              float* __restrict__ gate_terms, int64_t t, int64_t chunks) {
+              float* __restrict__ d_q, float* __restrict__ d_k_shares,
+              float* __restrict__ d_v_shares, float* __restrict__ gate_term_shares, int64_t t,
+              int64_t chunks, int64_t groups) {
   extern __shared__ __align__(16) unsigned char shared[];
   auto& m = *reinterpret_cast<GradientTiles<D, C>*>(shared);
-  const int64_t n = blockIdx.x, bh = blockIdx.y, t0 = n * C;
-  const int64_t row0 = bh * t * D, state0 = (bh * chunks + n) * D * D;
+  const int64_t n = blockIdx.x, head = blockIdx.y, kv_head = head / groups, t0 = n * C;
+  const int64_t row0 = head * t * D, kv_row0 = kv_head * t * D;
+  const int64_t state0 = (kv_head * chunks + n) * D * D;
   LoadRows<C, D>(&m.q[0][0], D + 1, q + row0, t0, t, D, 0);
-  LoadRows<C, D>(&m.k[0][0], D + 1, k + row0, t0, t, D, 0);
-  LoadRows<C, D>(&m.v[0][0], D + 1, v + row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.k[0][0], D + 1, k + kv_row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.v[0][0], D + 1, v + kv_row0, t0, t, D, 0);
   LoadRows<C, D>(&m.d_out[0][0], D + 1, d_out + row0, t0, t, D, 0);
-  LoadRows<C, D>(&m.b[0][0], D + 1, g + row0, t0, t, D, 0);
+  LoadRows<C, D>(&m.b[0][0], D + 1, g + kv_row0, t0, t, D, 0);
   LoadRows<D, D>(&m.state[0][0], D + 1, states + state0, 0, D, D, 0);
   LoadRows<D, D>(&m.d_state[0][0], D + 1, d_states + state0, 0, D, D, 0);
   __syncthreads();
   CumsumRows<C, D>(&m.b[0][0], D + 1, m.segment_totals);
+  const GradientOutputs out{row0, head % groups == 0, d_q, d_k_shares, d_v_shares,
+                            gate_term_shares};
   if (ChunkFactors<C, D>(m.b)) {
-    FactoredGradients(m, t0, t, row0, d_q, d_k, d_v, gate_terms);
+    FactoredGradients(m, t0, t, out);
   } else {
-    ExactGradients(m, t0, t, row0, d_q, d_k, d_v, gate_terms);
+    ExactGradients(m, t0, t, out);
+  }
+}
+
+// out[i] = sum_g shares[i * G + g] over rows of `row_size` floats: each KV head's gradient from its
+// query heads' shares.
+__global__ void __launch_bounds__(kThreads)
+    SumGroups(const float* __restrict__ shares, float* __restrict__ out, int64_t rows,
+              int64_t row_size, int64_t groups) {
+  const int64_t total = rows * row_size;
+  for (int64_t e = blockIdx.x * int64_t{kThreads} + threadIdx.x; e < total;
+       e += int64_t{gridDim.x} * kThreads) {
+    const int64_t row = e / row_size, offset = e % row_size;
+    float sum = 0;
+    for (int64_t g = 0; g < groups; ++g) sum += shares[(row * groups + g) * row_size + offset];
+    out[e] = sum;
   }
 }
 
@@ -435,14 +476,16 @@ template <int D>
 cudaError_t Forward(const KeyGatedForwardArgs& a, cudaStream_t stream) {
   constexpr int C = ChunkOf<D>();
   const int64_t chunks = (a.tokens + C - 1) / C;
-  StatePass<D, C, false><<<dim3(a.batch_heads, D / kTile, D / kTile), kThreads, 0, stream>>>(
-      a.k, a.v, a.log_gate, a.initial_state, a.chunk_states, a.final_state, a.tokens, chunks);
+  ChunkWrites<D, C, false><<<dim3(chunks, a.batch_kv_heads), kThreads, 0, stream>>>(
+      a.k, a.v, a.log_gate, a.chunk_states, a.chunk_decays, a.tokens, chunks, 1);
+  ScanStates<D, false><<<dim3(D * D / kThreads, a.batch_kv_heads), kThreads, 0, stream>>>(
+      a.chunk_decays, a.initial_state, a.chunk_states, a.final_state, chunks);
   const size_t shared = sizeof(OutputTiles<D, C>);
   if (cudaError_t e = AllowSharedBytes(OutputForward<D, C>, shared); e != cudaSuccess) {
     return e;
   }
-  OutputForward<D, C><<<dim3(chunks, a.batch_heads), kThreads, shared, stream>>>(
-      a.q, a.k, a.v, a.log_gate, a.chunk_states, a.output, a.tokens, chunks);
+  OutputForward<D, C><<<dim3(chunks, a.batch_kv_heads * a.groups), kThreads, shared, stream>>>(
+      a.q, a.k, a.v, a.log_gate, a.chunk_states, a.output, a.tokens, chunks, a.groups);
   return cudaGetLastError();
 }
 
@@ -450,17 +493,33 @@ template <int D>
 cudaError_t Backward(const KeyGatedBackwardArgs& a, cudaStream_t stream) {
   constexpr int C = ChunkOf<D>();
   const int64_t chunks = (a.tokens + C - 1) / C;
-  StatePass<D, C, true><<<dim3(a.batch_heads, D / kTile, D / kTile), kThreads, 0, stream>>>(
-      a.q, a.d_output, a.log_gate, a.d_final_state, a.d_chunk_states, a.d_initial_state, a.tokens,
-      chunks);
+  if (a.groups > 1 && a.group_terms == nullptr) return cudaErrorInvalidValue;
+  ChunkWrites<D, C, true><<<dim3(chunks, a.batch_kv_heads), kThreads, 0, stream>>>(
+      a.q, a.d_output, a.log_gate, a.d_chunk_states, a.chunk_decays, a.tokens, chunks, a.groups);
+  ScanStates<D, true><<<dim3(D * D / kThreads, a.batch_kv_heads), kThreads, 0, stream>>>(
+      a.chunk_decays, a.d_final_state, a.d_chunk_states, a.d_initial_state, chunks);
   const size_t shared = sizeof(GradientTiles<D, C>);
   if (cudaError_t e = AllowSharedBytes(Gradients<D, C>, shared); e != cudaSuccess) {
     return e;
   }
-  Gradients<D, C><<<dim3(chunks, a.batch_heads), kThreads, shared, stream>>>(
-      a.q, a.k, a.v, a.log_gate, a.chunk_states, a.d_output, a.d_chunk_states, a.d_q, a.d_k, a.d_v,
-      a.d_log_gate, a.tokens, chunks);
-  SuffixSums<D><<<dim3(a.batch_heads, D / 32), kThreads, 0, stream>>>(a.d_log_gate, a.tokens);
+  // With one query head per KV head its shares are the gradients themselves.
+  const int64_t share_size = a.batch_kv_heads * a.groups * a.tokens * D;
+  float* d_k = a.groups > 1 ? a.group_terms : a.d_k;
+  float* d_v = a.groups > 1 ? a.group_terms + share_size : a.d_v;
+  float* gate_terms = a.groups > 1 ? a.group_terms + 2 * share_size : a.d_log_gate;
+  Gradients<D, C><<<dim3(chunks, a.batch_kv_heads * a.groups), kThreads, shared, stream>>>(
+      a.q, a.k, a.v, a.log_gate, a.chunk_states, a.d_output, a.d_chunk_states, a.d_q, d_k, d_v,
+      gate_terms, a.tokens, chunks, a.groups);
+  if (a.groups > 1) {
+    const int64_t row_size = a.tokens * D;
+    const int blocks =
+        static_cast<int>(std::min<int64_t>((a.batch_kv_heads * row_size + kThreads - 1) / kThreads, 4096));
+    for (const auto& [shares, out] : {std::pair{d_k, a.d_k}, std::pair{d_v, a.d_v},
+                                      std::pair{gate_terms, a.d_log_gate}}) {
+      SumGroups<<<blocks, kThreads, 0, stream>>>(shares, out, a.batch_kv_heads, row_size, a.groups);
+    }
+  }
+  SuffixSums<D><<<dim3(a.batch_kv_heads, D / 32), kThreads, 0, stream>>>(a.d_log_gate, a.tokens);
   return cudaGetLastError();
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/model/ops/grouped_heads.h"
 #include "tests/core/model/ops/naive_reference.h"
 #include "tests/core/model/ops/test_inputs.h"
 
@@ -202,6 +203,10 @@ TEST_P(RecurrenceTest, RejectsBadArguments) {
   expect_invalid(in.q.to(torch::kLong), in.k, in.v, in.g, in.state, 64, "integer q");
   expect_invalid(in.q, in.k, in.v, in.g.to(torch::kInt), in.state, 64, "integer gate");
   expect_invalid(in.q, in.k, in.v, in.g, in.state, 0, "chunk_size 0");
+  const Inputs two_heads = MakeInputs(variant, 5, GateKind::kRealistic, torch::kCPU, kB, 2);
+  expect_invalid(in.q, two_heads.k, two_heads.v, two_heads.g, two_heads.state, 64,
+                 "KV heads not dividing q's");
+  expect_invalid(in.q, in.k.narrow(1, 0, 1), in.v, in.g, torch::Tensor(), 64, "k and v heads differ");
   expect_invalid(in.q, in.k, in.v, in.g, in.state, -3, "negative chunk_size");
 
   auto expect_step_invalid = [&](const torch::Tensor& q, const torch::Tensor& g, torch::Tensor state,
@@ -271,6 +276,68 @@ TEST_P(RecurrenceTest, GradientsMatchDifferentiableReference) {
         EXPECT_TRUE(AllFinite(got[i])) << names[i];
         EXPECT_LE(RelativeError(got[i], want[i]), 1e-4) << names[i];
       }
+    }
+  }
+}
+
+// Grouped-query heads: q has 6 heads, k, v, the gates and the state 2 or 3 (or 1). Query head h
+// must see exactly what it would with its KV head copied to every query head (the naive loop's
+// layout), for outputs, final state (one per KV head), single steps and gradients (which the
+// copies sum back onto their KV head).
+TEST_P(RecurrenceTest, GroupedQueryHeadsEqualExpandedHeads) {
+  torch::manual_seed(9);
+  const RecurrenceVariant& variant = GetParam();
+  constexpr int64_t kQueryHeads = 6, kT = 40;
+  for (const torch::Device& device : TestDevices()) {
+    for (int64_t kv : {1, 2, 3}) {
+      SCOPED_TRACE(absl::StrCat(device.str(), " kv_heads=", kv));
+      const int64_t groups = kQueryHeads / kv;
+      const Inputs in = MakeInputs(variant, kT, GateKind::kRealistic, device, kB, kv);
+      const torch::Tensor q = SoftmaxFeatures({kB, kQueryHeads, kT, kK}, device);
+      std::vector<torch::Tensor> leaves;
+      for (const torch::Tensor& x : {q, in.k, in.v, in.g, in.state}) {
+        leaves.push_back(x.clone().requires_grad_());
+      }
+      const auto got = variant.prefill(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], 16);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ(got->final_state.sizes(), torch::IntArrayRef({kB, kv, kK, kV}));
+      const torch::Tensor expanded_state = RepeatHeads(leaves[4], groups);
+      const auto want = NaiveGatedRecurrence(
+          leaves[0], RepeatHeads(leaves[1], groups), RepeatHeads(leaves[2], groups),
+          RepeatHeads(leaves[3], groups), expanded_state, variant.gate_on_value);
+      EXPECT_LE(RelativeError(got->output, want.output), kTol);
+      EXPECT_LE(RelativeError(got->final_state,
+                              want.final_state.view({kB, kv, groups, kK, kV}).select(2, 0)),
+                kTol);
+
+      const torch::Tensor out_weight = torch::randn_like(got->output);
+      const torch::Tensor state_weight = torch::randn_like(got->final_state);
+      auto gradients = [&](const torch::Tensor& out, const torch::Tensor& state) {
+        return torch::autograd::grad({(out * out_weight).sum() + (state * state_weight).sum()},
+                                     leaves);
+      };
+      const auto got_grads = gradients(got->output, got->final_state);
+      const auto expanded = variant.prefill(
+          leaves[0], RepeatHeads(leaves[1], groups), RepeatHeads(leaves[2], groups),
+          RepeatHeads(leaves[3], groups), expanded_state, 16);
+      ASSERT_TRUE(expanded.ok()) << expanded.status();
+      // Each copy of the final state carries the KV head's weight once: average the copies.
+      const auto want_grads = gradients(
+          expanded->output, expanded->final_state.view({kB, kv, groups, kK, kV}).mean(2));
+      const char* names[] = {"q", "k", "v", "log_gate", "state"};
+      for (size_t i = 0; i < got_grads.size(); ++i) {
+        EXPECT_LE(RelativeError(got_grads[i], want_grads[i]), 1e-4) << names[i];
+      }
+
+      torch::Tensor state = in.state.clone();
+      std::vector<torch::Tensor> outputs;
+      for (int64_t i = 0; i < kT; ++i) {
+        const auto o = variant.step(Token(q, i), Token(in.k, i), Token(in.v, i), Token(in.g, i), state);
+        ASSERT_TRUE(o.ok()) << o.status();
+        outputs.push_back(*o);
+      }
+      EXPECT_LE(RelativeError(torch::stack(outputs, 2), want.output), kTol);
+      EXPECT_LE(RelativeError(state, got->final_state), kTol);
     }
   }
 }

@@ -187,6 +187,53 @@ TEST(WindowAttentionTest, StepMasksEachSequenceSeparately) {
   RecordProperty("max_rel_err", absl::StrCat(err));
 }
 
+// Query heads h of a group read KV head h / G: the same as expanding k and v to every query head.
+TEST(WindowAttentionTest, GroupedQueryHeadsEqualExpandedKeys) {
+  torch::manual_seed(18);
+  const int64_t heads = 6, window = 8, block = 16;
+  for (const torch::Device& device : TestDevices()) {
+    for (int64_t kv_heads : {1, 2, 3}) {
+      auto randn = [&](int64_t h, int64_t t) {
+        return torch::randn({kBatch, h, t, kHeadDim}, torch::TensorOptions().device(device));
+      };
+      auto expand = [&](const torch::Tensor& x) { return x.repeat_interleave(heads / kv_heads, 1); };
+      for (int64_t t : {1, 5, 37}) {
+        SCOPED_TRACE(absl::StrCat(device.str(), " kv_heads=", kv_heads, " T=", t));
+        const torch::Tensor q = randn(heads, t), k = randn(kv_heads, t), v = randn(kv_heads, t);
+        const torch::Tensor past_k = randn(kv_heads, 5), past_v = randn(kv_heads, 5);
+        const auto got = WindowAttention(q, k, v, past_k, past_v, window, block);
+        ASSERT_TRUE(got.ok()) << got.status();
+        EXPECT_LE(RelativeError(*got, NaiveWindowAttention(q, expand(k), expand(v), expand(past_k),
+                                                           expand(past_v), window)),
+                  kWindowTol);
+      }
+      const torch::Tensor q = randn(heads, 1).squeeze(2), k_new = randn(kv_heads, 1).squeeze(2);
+      const torch::Tensor v_new = randn(kv_heads, 1).squeeze(2);
+      const torch::Tensor ring_k = randn(kv_heads, window), ring_v = randn(kv_heads, window);
+      const torch::Tensor valid = torch::rand({kBatch, window}, torch::TensorOptions().device(device)) < 0.5;
+      const auto step = WindowAttentionStep(q, k_new, v_new, ring_k, ring_v, valid);
+      ASSERT_TRUE(step.ok()) << step.status();
+      EXPECT_LE(RelativeError(*step, NaiveWindowStep(q, expand(k_new), expand(v_new), expand(ring_k),
+                                                     expand(ring_v), valid)),
+                kWindowTol);
+    }
+  }
+}
+
+// On CUDA the products run in bf16 on tensor cores; the result stays within bf16 rounding.
+TEST(WindowAttentionTest, HalfPrecisionPrefillOnEachDevice) {
+  torch::manual_seed(19);
+  for (const torch::Device& device : TestDevices()) {
+    SCOPED_TRACE(device.str());
+    const torch::Tensor q = Randn(300, device), k = Randn(300, device), v = Randn(300, device);
+    const auto got = WindowAttention(q.to(torch::kBFloat16), k.to(torch::kBFloat16),
+                                     v.to(torch::kBFloat16), {}, {}, 64, 64);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->scalar_type(), torch::kBFloat16);
+    EXPECT_LE(RelativeError(*got, NaiveWindowAttention(q, k, v, {}, {}, 64)), 2e-2);
+  }
+}
+
 TEST(WindowAttentionTest, HalfPrecisionInputsGiveHalfPrecisionOutputs) {
   torch::manual_seed(17);
   const torch::Tensor q = Randn(40).to(torch::kBFloat16), k = Randn(40).to(torch::kBFloat16);
@@ -213,6 +260,9 @@ TEST(WindowAttentionTest, RejectsBadArguments) {
   expect_invalid(WindowAttention(q, Randn(5, torch::kCPU, kHeadDim + 1), v, {}, {}, 4), "k head dim");
   expect_invalid(WindowAttention(q, k, Randn(6), {}, {}, 4), "v length");
   expect_invalid(WindowAttention(q, k, v.to(torch::kDouble), {}, {}, 4), "v dtype");
+  const torch::Tensor two_heads = torch::randn({kBatch, 2, 5, kHeadDim});
+  expect_invalid(WindowAttention(q, two_heads, two_heads, {}, {}, 4), "KV heads not dividing H");
+  expect_invalid(WindowAttention(q, k.narrow(1, 0, 1), v, {}, {}, 4), "k and v heads differ");
   expect_invalid(WindowAttention(q, k, v, past, {}, 4), "past_v missing");
   expect_invalid(WindowAttention(q, k, v, past, Randn(2), 4), "past lengths differ");
   expect_invalid(WindowAttention(q, k, v, past, past, 2), "past longer than the window");
@@ -227,6 +277,11 @@ TEST(WindowAttentionTest, RejectsBadArguments) {
   expect_invalid(WindowAttentionStep(q1, k1, v1, ring, ring, torch::ones({kBatch, 3}, torch::kBool)),
                  "mask width");
   expect_invalid(WindowAttentionStep(q1, k1, v1, ring, Randn(3), mask), "ring_v length");
+  expect_invalid(WindowAttentionStep(q1, k1.narrow(1, 0, 1), v1.narrow(1, 0, 1), ring, ring, mask),
+                 "ring heads differ from k_new's");
+  expect_invalid(WindowAttentionStep(q1, k1.narrow(1, 0, 2), v1.narrow(1, 0, 2), ring.narrow(1, 0, 2),
+                                     ring.narrow(1, 0, 2), mask),
+                 "KV heads not dividing H");
   expect_invalid(WindowAttentionStep(q1, k1, v1, Randn(4, torch::kCPU, kHeadDim + 1), ring, mask), "ring head dim");
   expect_invalid(WindowAttentionStep(q, k1, v1, ring, ring, mask), "q with a time dimension");
   expect_invalid(WindowAttentionStep(q1, k1, v1.to(torch::kDouble), ring, ring, mask), "v_new dtype");
