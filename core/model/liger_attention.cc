@@ -1,6 +1,7 @@
 #include "core/model/liger_attention.h"
 
 #include "core/model/liger_layer_state.h"
+#include "core/model/liger_state_pool.h"
 #include "core/model/ops/gated_linear_attention.h"
 #include "core/model/ops/value_gated_linear_attention.h"
 #include "core/model/ops/window_attention.h"
@@ -19,6 +20,19 @@ T ValueOrThrow(absl::StatusOr<T> value) {
 // [B, T, 1, D] position-wise rows for the step ops: [B, H, 1, D] -> [B, H, D].
 torch::Tensor Row(const torch::Tensor& x) { return x.select(2, 0); }
 
+// Keys, values and gates belong to KV heads, so the recurrent state does too (shared by the query
+// heads of a group).
+std::shared_ptr<LigerStatePool> MakePool(const ModelConfig& config, torch::Device device,
+                                         torch::ScalarType dtype) {
+  const LigerConfig& liger = *config.liger;
+  const int64_t kv = config.num_key_value_heads, d = config.head_dim;
+  const bool gsa = liger.variant == "gsa";
+  return std::make_shared<LigerStatePool>(
+      gsa ? std::vector<int64_t>{kv, d, liger.gsa_slots} : std::vector<int64_t>{kv, d, d},
+      gsa ? std::vector<int64_t>{kv, liger.gsa_slots, d} : std::vector<int64_t>{},
+      std::vector<int64_t>{kv, liger.window, d}, device, dtype);
+}
+
 }  // namespace
 
 LigerAttention::LigerAttention(const ModelConfig& config, torch::Device device,
@@ -26,24 +40,17 @@ LigerAttention::LigerAttention(const ModelConfig& config, torch::Device device,
     : liger_(*config.liger),
       kv_heads_(config.num_key_value_heads),
       head_dim_(config.head_dim),
-      device_(device),
-      dtype_(dtype) {}
+      pool_(MakePool(config, device, dtype)),
+      device_(device) {}
 
 std::unique_ptr<LayerState> LigerAttention::NewState() const {
-  auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
-  auto act = torch::TensorOptions().dtype(dtype_).device(device_);
-  torch::Tensor memory, slot_memory;
-  // Keys, values and gates belong to KV heads, so the recurrent state does too (shared by the
-  // query heads of a group).
-  if (liger_.variant == "gsa") {
-    memory = torch::zeros({kv_heads_, head_dim_, liger_.gsa_slots}, f32);
-    slot_memory = torch::zeros({kv_heads_, liger_.gsa_slots, head_dim_}, f32);
-  } else {
-    memory = torch::zeros({kv_heads_, head_dim_, head_dim_}, f32);
-  }
-  return std::make_unique<LigerLayerState>(memory, slot_memory,
-                                           torch::zeros({kv_heads_, liger_.window, head_dim_}, act),
-                                           torch::zeros({kv_heads_, liger_.window, head_dim_}, act));
+  return std::make_unique<LigerLayerState>(pool_, pool_->Acquire());
+}
+
+LigerLayerState& LigerAttention::OwnState(LayerState& state) const {
+  auto& s = static_cast<LigerLayerState&>(state);
+  TORCH_CHECK(&s.pool() == pool_.get(), "a Liger layer state of another model");
+  return s;
 }
 
 LigerAttention::Features LigerAttention::MakeFeatures(const MixerInputs& in) const {
@@ -126,7 +133,8 @@ torch::Tensor LigerAttention::Forward(const MixerInputs& in) const {
 }
 
 torch::Tensor LigerAttention::Prefill(const MixerInputs& in, LayerState& state) const {
-  auto& s = static_cast<LigerLayerState&>(state);
+  LigerLayerState& s = OwnState(state);
+  absl::MutexLock lock(&pool_->mutex());
   torch::Tensor q = RotaryEmbedding::Apply(in.q, in.cos, in.sin);
   torch::Tensor k = RotaryEmbedding::Apply(in.k, in.cos, in.sin);
   auto [past_k, past_v] = s.Window();
@@ -137,38 +145,48 @@ torch::Tensor LigerAttention::Prefill(const MixerInputs& in, LayerState& state) 
   torch::Tensor memory = s.memory().unsqueeze(0);
   torch::Tensor slot_memory = s.slot_memory().defined() ? s.slot_memory().unsqueeze(0) : torch::Tensor();
   torch::Tensor linear_out = Recur(f, memory, slot_memory);
-  s.memory() = memory[0];
-  if (slot_memory.defined()) s.slot_memory() = slot_memory[0];
+  s.memory().copy_(memory[0]);
+  if (slot_memory.defined()) s.slot_memory().copy_(slot_memory[0]);
   return Mix(window_out, linear_out, in.q.scalar_type());
 }
 
 torch::Tensor LigerAttention::Decode(const MixerInputs& in,
                                      absl::Span<LayerState* const> states) const {
-  const int64_t batch = static_cast<int64_t>(states.size());
-  std::vector<torch::Tensor> memories, slot_memories, ring_k, ring_v, valid;
-  auto idx = torch::TensorOptions().dtype(torch::kInt64).device(device_);
-  torch::Tensor slots = torch::arange(liger_.window, idx);
+  const int64_t window = liger_.window;
+  std::vector<int64_t> rows, seen;
   for (LayerState* state : states) {
-    auto& s = static_cast<LigerLayerState&>(*state);
-    memories.push_back(s.memory());
-    if (s.slot_memory().defined()) slot_memories.push_back(s.slot_memory());
-    ring_k.push_back(s.ring_k());
-    ring_v.push_back(s.ring_v());
-    valid.push_back(slots < std::min(s.seen(), liger_.window));
+    const LigerLayerState& s = OwnState(*state);
+    rows.push_back(s.row());
+    seen.push_back(s.seen());
   }
+  // The batch's rows of the pool: one gather and one scatter per tensor, whatever the batch.
+  const auto on_device = torch::TensorOptions().dtype(torch::kInt64).device(device_);
+  const torch::Tensor row_index = torch::tensor(rows, torch::kInt64).to(device_);
+  const torch::Tensor seen_index = torch::tensor(seen, torch::kInt64).to(device_);
+  absl::MutexLock lock(&pool_->mutex());
+  const torch::Tensor valid =
+      torch::arange(window, on_device).unsqueeze(0) < seen_index.clamp_max(window).unsqueeze(1);
   torch::Tensor q = RotaryEmbedding::Apply(in.q, in.cos, in.sin);
   torch::Tensor k = RotaryEmbedding::Apply(in.k, in.cos, in.sin);
   torch::Tensor window_out = ValueOrThrow(WindowAttentionStep(
-      Row(q), Row(k), Row(in.v), torch::stack(ring_k), torch::stack(ring_v), torch::stack(valid)));
+      Row(q), Row(k), Row(in.v), pool_->ring_k().index_select(0, row_index),
+      pool_->ring_v().index_select(0, row_index), valid));
   Features f = MakeFeatures(in);
-  torch::Tensor memory = torch::stack(memories);
-  torch::Tensor slot_memory = slot_memories.empty() ? torch::Tensor() : torch::stack(slot_memories);
+  torch::Tensor memory = pool_->memory().index_select(0, row_index);
+  torch::Tensor slot_memory = pool_->has_slot_memory()
+                                  ? pool_->slot_memory().index_select(0, row_index)
+                                  : torch::Tensor();
   torch::Tensor linear_out = RecurStep(f, memory, slot_memory);
-  for (int64_t b = 0; b < batch; ++b) {
-    auto& s = static_cast<LigerLayerState&>(*states[b]);
-    s.memory().copy_(memory[b]);
-    if (slot_memory.defined()) s.slot_memory().copy_(slot_memory[b]);
-    s.Append(k[b].narrow(1, 0, 1), in.v[b].narrow(1, 0, 1));
+  pool_->memory().index_copy_(0, row_index, memory);
+  if (slot_memory.defined()) pool_->slot_memory().index_copy_(0, row_index, slot_memory);
+  // Each sequence's new key and value go to ring slot (seen % window) of its row.
+  const torch::Tensor ring_slot = seen_index.remainder(window);
+  using torch::indexing::Slice;
+  pool_->ring_k().index_put_({row_index, Slice(), ring_slot}, Row(k).to(pool_->ring_k().scalar_type()));
+  pool_->ring_v().index_put_({row_index, Slice(), ring_slot}, Row(in.v).to(pool_->ring_v().scalar_type()));
+  for (LayerState* state : states) {
+    auto& s = static_cast<LigerLayerState&>(*state);
+    s.set_seen(s.seen() + 1);
   }
   return Mix(window_out, linear_out, in.q.scalar_type()).unsqueeze(2);
 }

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <memory>
+
+#include "core/model/liger_layer_state.h"
+#include "core/model/liger_state_pool.h"
 #include "core/model/model_config.h"
 #include "core/model/sequence_mixer.h"
 
@@ -19,7 +23,8 @@ class LigerAttention : public SequenceMixer {
   torch::Tensor Decode(const MixerInputs& in, absl::Span<LayerState* const> states) const override;
 
  private:
-  // Feature maps and decays for the recurrence, float32, heads already expanded to H.
+  // Feature maps and decays for the recurrence, float32: q with the H query heads, the rest with
+  // the KV heads.
   struct Features {
     torch::Tensor q, k, v, log_gate;
     torch::Tensor slot_input;  // GSA: the slot write strength s = 1 - alpha
@@ -33,10 +38,14 @@ class LigerAttention : public SequenceMixer {
   torch::Tensor Mix(const torch::Tensor& window_out, const torch::Tensor& linear_out,
                     torch::ScalarType dtype) const;
 
+  // The state's own pool row, or a c10::Error for a state another model made.
+  LigerLayerState& OwnState(LayerState& state) const;
+
   LigerConfig liger_;
   int64_t kv_heads_, head_dim_;
+  // Every sequence's state of this layer (shared with the states, which may outlive the model).
+  std::shared_ptr<LigerStatePool> pool_;
   torch::Device device_;
-  torch::ScalarType dtype_;
 };
 
 }  // namespace liger

@@ -93,6 +93,47 @@ TEST_P(LigerModelTest, DecodeEqualsPrefill) {
   EXPECT_TRUE(prefill.argmax(-1).equal(decoded.argmax(-1)));
 }
 
+// Sessions live in rows of per-layer pools: a decode batch may list them in any order, new
+// sessions may grow the pools between steps (moving every row), released rows are reused, and a
+// fork continues like its original.
+TEST_P(LigerModelTest, DecodeBatchesSessionsInAnyOrderAcrossPoolGrowth) {
+  ReferenceOutputs ref(GetParam().model);
+  torch::Tensor ids = ref.Get("input_ids").to(torch::kInt64);
+  const int64_t batch = ids.size(0), length = ids.size(1), half = length / 2;
+  auto full = model_->Forward(ids);
+  ASSERT_TRUE(full.ok()) << full.status();
+
+  std::vector<std::unique_ptr<ModelState>> owned;
+  std::vector<ModelState*> states;
+  for (int64_t b = 0; b < batch; ++b) {
+    owned.push_back(model_->NewState());
+    states.push_back(owned.back().get());
+  }
+  std::vector<torch::Tensor> steps;
+  for (int64_t t = 0; t < half; ++t) {
+    auto step = model_->DecodeStep(states, ids.select(1, t));
+    ASSERT_TRUE(step.ok()) << step.status();
+    steps.push_back(step->cpu());
+  }
+  // Grow every pool well past its rows, release a few, and fork the last sequence.
+  std::vector<std::unique_ptr<ModelState>> extra;
+  for (int i = 0; i < 9; ++i) extra.push_back(model_->NewState());
+  extra.erase(extra.begin() + 2, extra.begin() + 5);
+  std::unique_ptr<ModelState> fork = states.back()->Clone();
+  std::vector<ModelState*> reversed(states.rbegin(), states.rend());
+  reversed.push_back(fork.get());
+  const torch::Tensor reversed_ids = torch::cat({ids.flip(0), ids.narrow(0, batch - 1, 1)}, 0);
+  for (int64_t t = half; t < length; ++t) {
+    auto step = model_->DecodeStep(reversed, reversed_ids.select(1, t));
+    ASSERT_TRUE(step.ok()) << step.status();
+    const torch::Tensor logits = step->cpu();
+    EXPECT_TRUE(logits[batch].equal(logits[0])) << "the fork differs from its original at " << t;
+    steps.push_back(logits.narrow(0, 0, batch).flip(0));
+  }
+  const torch::Tensor decoded = torch::stack(steps, 1);
+  EXPECT_LT(MaxKl(full->cpu(), decoded), 1e-5);
+}
+
 TEST_P(LigerModelTest, ChunkedPrefillContinuesLikeOneShot) {
   ReferenceOutputs ref(GetParam().model);
   torch::Tensor row = ref.Get("input_ids")[2].to(torch::kInt64);
@@ -109,7 +150,7 @@ TEST_P(LigerModelTest, ChunkedPrefillContinuesLikeOneShot) {
   EXPECT_LT(MaxKl((*full)[0].cpu(), torch::cat(pieces, 0)), 1e-5);
 }
 
-// liger.md: layers x H x d x d x 4 (GSA: 2 x d x m) + layers x window x KV x d x 2 x dtype bytes,
+// liger.md: layers x KV x d x d x 4 (GSA: 2 x d x m; the memories are per KV head) + layers x window x KV x d x 2 x dtype bytes,
 // with softmax layers of a hybrid holding a KV cache instead.
 TEST_P(LigerModelTest, StateSizeIsConstantAndMatchesFormula) {
   const ModelConfig& c = model_->config();
