@@ -217,7 +217,10 @@ TEST(BpeTokenizerTest, EncodesOneMegabyteQuickly) {
     ASSERT_TRUE(ids.ok());
     std::printf("encode %s: %zu bytes -> %zu ids in %.3f s\n", name, text.size(), ids->size(),
                 seconds);
-    EXPECT_LT(seconds, 5.0) << name;
+    // A guard against super-linear encoding (quadratic merging of a 1 MB word would take hours),
+    // not a speed figure: loose enough for a sanitizer build on a loaded 2-core machine, where
+    // this took 7 s.
+    EXPECT_LT(seconds, 60.0) << name;
     EXPECT_EQ(*(*tokenizer)->Decode(*ids, true), text) << name;
   }
 }
