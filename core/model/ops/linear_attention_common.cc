@@ -25,11 +25,8 @@ absl::Status CheckArgs(GateDim gate_dim, const torch::Tensor& q, const torch::Te
   };
   if (absl::Status s = CheckTensor(q, "q", shape(h, kd), q); !s.ok()) return s;
   if (absl::Status s = CheckTensor(k, "k", shape(-1, kd), q); !s.ok()) return s;
+  if (absl::Status s = CheckGroupedHeads(q, k); !s.ok()) return s;
   const int64_t kv = k.size(1);
-  if (kv < 1 || h % kv != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("k has ", kv, " heads, which must divide q's ", h));
-  }
   if (absl::Status s = CheckTensor(v, "v", shape(kv, -1), q); !s.ok()) return s;
   const int64_t vd = v.size(rank - 1);
   const int64_t gd = gate_dim == GateDim::kKey ? kd : vd;

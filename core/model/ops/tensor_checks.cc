@@ -60,6 +60,15 @@ absl::Status CheckDtype(const torch::Tensor& t, absl::string_view name, torch::S
                                                  ", got ", c10::toString(t.scalar_type())));
 }
 
+absl::Status CheckGroupedHeads(const torch::Tensor& q, const torch::Tensor& k) {
+  const int64_t heads = q.size(1), kv_heads = k.size(1);
+  if (kv_heads < 1 || heads % kv_heads != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("k has ", kv_heads, " heads, which must divide q's ", heads));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Annotate(absl::string_view op, const absl::Status& s) {
   return s.ok() ? s : absl::Status(s.code(), absl::StrCat(op, ": ", s.message()));
 }

@@ -26,6 +26,9 @@ absl::Status CheckTensor(const torch::Tensor& t, absl::string_view name,
 // `t` must have dtype `dtype`.
 absl::Status CheckDtype(const torch::Tensor& t, absl::string_view name, torch::ScalarType dtype);
 
+// Grouped-query heads: k's head count (dim 1) must divide q's.
+absl::Status CheckGroupedHeads(const torch::Tensor& q, const torch::Tensor& k);
+
 // Prefixes a failed status's message with the op that produced it.
 absl::Status Annotate(absl::string_view op, const absl::Status& s);
 

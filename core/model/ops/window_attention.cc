@@ -15,24 +15,14 @@ namespace {
 constexpr char kPrefillOp[] = "WindowAttention";
 constexpr char kStepOp[] = "WindowAttentionStep";
 
-// k must have KV heads dividing q's H (grouped-query attention); returns KV or a failed status.
-absl::StatusOr<int64_t> CheckKvHeads(const torch::Tensor& q, const torch::Tensor& k, int64_t heads_dim) {
-  const int64_t heads = q.size(heads_dim), kv_heads = k.size(heads_dim);
-  if (kv_heads < 1 || heads % kv_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("k has ", kv_heads,
-                                                   " heads, which must divide q's ", heads));
-  }
-  return kv_heads;
-}
-
 absl::Status CheckPrefill(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                           const torch::Tensor& past_k, const torch::Tensor& past_v, int64_t window,
                           int64_t block_size) {
   if (absl::Status s = CheckTensor(q, "q", {-1, -1, -1, -1}, q); !s.ok()) return s;
   const int64_t b = q.size(0), t = q.size(2), d = q.size(3);
   if (absl::Status s = CheckTensor(k, "k", {b, -1, t, d}, q); !s.ok()) return s;
-  absl::StatusOr<int64_t> kv = CheckKvHeads(q, k, 1);
-  if (!kv.ok()) return kv.status();
+  if (absl::Status s = CheckGroupedHeads(q, k); !s.ok()) return s;
+  const int64_t kv = k.size(1);
   if (absl::Status s = CheckTensor(v, "v", k.sizes(), q); !s.ok()) return s;
   if (absl::Status s = CheckDtype(k, "k", q.scalar_type()); !s.ok()) return s;
   if (absl::Status s = CheckDtype(v, "v", q.scalar_type()); !s.ok()) return s;
@@ -44,7 +34,7 @@ absl::Status CheckPrefill(const torch::Tensor& q, const torch::Tensor& k, const 
     return absl::InvalidArgumentError("past_k and past_v must both be defined or both undefined");
   }
   if (!past_k.defined()) return absl::OkStatus();
-  if (absl::Status s = CheckTensor(past_k, "past_k", {b, *kv, -1, d}, q); !s.ok()) return s;
+  if (absl::Status s = CheckTensor(past_k, "past_k", {b, kv, -1, d}, q); !s.ok()) return s;
   if (absl::Status s = CheckTensor(past_v, "past_v", past_k.sizes(), q); !s.ok()) return s;
   if (absl::Status s = CheckDtype(past_k, "past_k", q.scalar_type()); !s.ok()) return s;
   if (absl::Status s = CheckDtype(past_v, "past_v", q.scalar_type()); !s.ok()) return s;
@@ -61,10 +51,10 @@ absl::Status CheckStep(const torch::Tensor& q, const torch::Tensor& k_new, const
   if (absl::Status s = CheckTensor(q, "q", {-1, -1, -1}, q); !s.ok()) return s;
   const int64_t b = q.size(0), d = q.size(2);
   if (absl::Status s = CheckTensor(k_new, "k_new", {b, -1, d}, q); !s.ok()) return s;
-  absl::StatusOr<int64_t> kv = CheckKvHeads(q, k_new, 1);
-  if (!kv.ok()) return kv.status();
+  if (absl::Status s = CheckGroupedHeads(q, k_new); !s.ok()) return s;
+  const int64_t kv = k_new.size(1);
   if (absl::Status s = CheckTensor(v_new, "v_new", k_new.sizes(), q); !s.ok()) return s;
-  if (absl::Status s = CheckTensor(ring_k, "ring_k", {b, *kv, -1, d}, q); !s.ok()) return s;
+  if (absl::Status s = CheckTensor(ring_k, "ring_k", {b, kv, -1, d}, q); !s.ok()) return s;
   if (absl::Status s = CheckTensor(ring_v, "ring_v", ring_k.sizes(), q); !s.ok()) return s;
   if (absl::Status s = CheckShape(valid_mask, "valid_mask", {b, ring_k.size(2)}, q); !s.ok()) return s;
   if (absl::Status s = CheckDtype(valid_mask, "valid_mask", torch::kBool); !s.ok()) return s;
