@@ -3,6 +3,9 @@
 #include "core/model/liger_layer_state.h"
 #include "core/model/liger_state_pool.h"
 #include "core/model/ops/gated_linear_attention.h"
+#ifdef LIGER_WITH_CUDA
+#include "core/model/ops/fused_liger_decode.h"
+#endif
 #include "core/model/ops/value_gated_linear_attention.h"
 #include "core/model/ops/window_attention.h"
 #include "core/model/rotary_embedding.h"
@@ -51,6 +54,24 @@ LigerLayerState& LigerAttention::OwnState(LayerState& state) const {
   auto& s = static_cast<LigerLayerState&>(state);
   TORCH_CHECK(&s.pool() == pool_.get(), "a Liger layer state of another model");
   return s;
+}
+
+const LigerLayerState& LigerAttention::OwnState(const LayerState& state) const {
+  const auto& s = static_cast<const LigerLayerState&>(state);
+  TORCH_CHECK(&s.pool() == pool_.get(), "a Liger layer state of another model");
+  return s;
+}
+
+int64_t LigerAttention::RowOf(const LayerState& state) const { return OwnState(state).row(); }
+
+int64_t LigerAttention::StoreVersion() const {
+  pool_->mutex().AssertHeld();
+  return pool_->version();
+}
+
+void LigerAttention::Advance(LayerState& state) const {
+  LigerLayerState& s = OwnState(state);
+  s.set_seen(s.seen() + 1);
 }
 
 LigerAttention::Features LigerAttention::MakeFeatures(const MixerInputs& in) const {
@@ -152,18 +173,43 @@ torch::Tensor LigerAttention::Prefill(const MixerInputs& in, LayerState& state) 
 
 torch::Tensor LigerAttention::Decode(const MixerInputs& in,
                                      absl::Span<LayerState* const> states) const {
-  const int64_t window = liger_.window;
   std::vector<int64_t> rows, seen;
   for (LayerState* state : states) {
     const LigerLayerState& s = OwnState(*state);
     rows.push_back(s.row());
     seen.push_back(s.seen());
   }
-  // The batch's rows of the pool: one gather and one scatter per tensor, whatever the batch.
-  const auto on_device = torch::TensorOptions().dtype(torch::kInt64).device(device_);
   const torch::Tensor row_index = torch::tensor(rows, torch::kInt64).to(device_);
   const torch::Tensor seen_index = torch::tensor(seen, torch::kInt64).to(device_);
-  absl::MutexLock lock(&pool_->mutex());
+  torch::Tensor out;
+  {
+    absl::MutexLock lock(&pool_->mutex());
+    out = DecodeRows(in, row_index, seen_index);
+  }
+  for (LayerState* state : states) Advance(*state);
+  return out;
+}
+
+torch::Tensor LigerAttention::DecodeRows(const MixerInputs& in, const torch::Tensor& row_index,
+                                         const torch::Tensor& seen_index) const {
+  pool_->mutex().AssertHeld();
+#ifdef LIGER_WITH_CUDA
+  if (in.q.is_cuda() && liger_.variant != "gsa") {
+    // cos and sin are [B, 1, D].
+    const LigerDecodeBatch batch{Row(in.q),         Row(in.k),         Row(in.v), in.cos.select(1, 0),
+                                 in.sin.select(1, 0), row_index, seen_index};
+    const LigerStateRows store{pool_->memory(), pool_->ring_k(), pool_->ring_v()};
+    if (FusedLigerDecodeApplies(batch, store)) {
+      const bool gla = liger_.variant == "gla";
+      const LigerMixing mixing{gla ? LigerFeatureMap::kGla : LigerFeatureMap::kHgrn2,
+                               gla ? liger_.gate_normalizer : 1.0, liger_.mix};
+      return ValueOrThrow(FusedLigerDecode(batch, store, mixing)).unsqueeze(2);
+    }
+  }
+#endif
+  // The batch's rows of the pool: one gather and one scatter per tensor, whatever the batch.
+  const int64_t window = liger_.window;
+  const auto on_device = torch::TensorOptions().dtype(torch::kInt64).device(device_);
   const torch::Tensor valid =
       torch::arange(window, on_device).unsqueeze(0) < seen_index.clamp_max(window).unsqueeze(1);
   torch::Tensor q = RotaryEmbedding::Apply(in.q, in.cos, in.sin);
@@ -184,10 +230,6 @@ torch::Tensor LigerAttention::Decode(const MixerInputs& in,
   using torch::indexing::Slice;
   pool_->ring_k().index_put_({row_index, Slice(), ring_slot}, Row(k).to(pool_->ring_k().scalar_type()));
   pool_->ring_v().index_put_({row_index, Slice(), ring_slot}, Row(in.v).to(pool_->ring_v().scalar_type()));
-  for (LayerState* state : states) {
-    auto& s = static_cast<LigerLayerState&>(*state);
-    s.set_seen(s.seen() + 1);
-  }
   return Mix(window_out, linear_out, in.q.scalar_type()).unsqueeze(2);
 }
 

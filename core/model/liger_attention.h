@@ -13,7 +13,7 @@ namespace liger {
 // HGRN2 or GSA; no new parameters), mixed with a sliding-window softmax over rotary q/k. Prefill
 // uses the chunked-parallel form; decode the recurrence plus a ring of the last `window` keys, so
 // both compute the same function (the reference implementation forgets the window when decoding).
-class LigerAttention : public SequenceMixer {
+class LigerAttention : public SequenceMixer, public RowDecoder {
  public:
   LigerAttention(const ModelConfig& config, torch::Device device, torch::ScalarType dtype);
 
@@ -21,6 +21,16 @@ class LigerAttention : public SequenceMixer {
   torch::Tensor Forward(const MixerInputs& in) const override;
   torch::Tensor Prefill(const MixerInputs& in, LayerState& state) const override;
   torch::Tensor Decode(const MixerInputs& in, absl::Span<LayerState* const> states) const override;
+  const RowDecoder* row_decoder() const override { return this; }
+
+  int64_t RowOf(const LayerState& state) const override;
+  absl::Mutex& StoreMutex() const override { return pool_->mutex(); }
+  int64_t StoreVersion() const override;
+  // On CUDA, GLA and HGRN2 run the fused decode kernel (core/model/ops/fused_liger_decode.h);
+  // otherwise the ATen ops below.
+  torch::Tensor DecodeRows(const MixerInputs& in, const torch::Tensor& rows,
+                           const torch::Tensor& positions) const override;
+  void Advance(LayerState& state) const override;
 
  private:
   // Feature maps and decays for the recurrence, float32: q with the H query heads, the rest with
@@ -40,6 +50,7 @@ class LigerAttention : public SequenceMixer {
 
   // The state's own pool row, or a c10::Error for a state another model made.
   LigerLayerState& OwnState(LayerState& state) const;
+  const LigerLayerState& OwnState(const LayerState& state) const;
 
   LigerConfig liger_;
   int64_t kv_heads_, head_dim_;

@@ -83,6 +83,7 @@ void LigerStatePool::Grow() {
   if (slot_memory_.defined()) slot_memory_ = Grown(slot_memory_, rows);
   ring_k_ = Grown(ring_k_, rows);
   ring_v_ = Grown(ring_v_, rows);
+  ++version_;
   // Lowest rows first, so that live rows stay packed at the front.
   for (int64_t row = rows - 1; row >= old_rows; --row) free_rows_.push_back(row);
 }

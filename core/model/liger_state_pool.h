@@ -38,6 +38,10 @@ class LigerStatePool {
   torch::Tensor ring_k() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ring_k_; }
   torch::Tensor ring_v() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ring_v_; }
 
+  // Changes whenever the rows move (the tensors grow), so work captured against their addresses
+  // (a CUDA graph) knows to capture again.
+  int64_t version() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return version_; }
+
   bool has_slot_memory() const { return !slot_memory_shape_.empty(); }
   int64_t window() const { return ring_shape_[1]; }
   // Bytes of one row across the tensors: what one sequence's layer state holds.
@@ -57,6 +61,7 @@ class LigerStatePool {
   torch::Tensor ring_k_ ABSL_GUARDED_BY(mu_);
   torch::Tensor ring_v_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> free_rows_ ABSL_GUARDED_BY(mu_);
+  int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace liger

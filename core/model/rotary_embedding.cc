@@ -2,6 +2,10 @@
 
 #include <cmath>
 
+#ifdef LIGER_WITH_CUDA
+#include "core/model/ops/fused_elementwise.h"
+#endif
+
 namespace liger {
 namespace {
 
@@ -45,6 +49,9 @@ std::pair<torch::Tensor, torch::Tensor> RotaryEmbedding::CosSin(const torch::Ten
 
 torch::Tensor RotaryEmbedding::Apply(const torch::Tensor& x, const torch::Tensor& cos,
                                      const torch::Tensor& sin) {
+#ifdef LIGER_WITH_CUDA
+  if (FusedRotaryApplies(x, cos, sin)) return FusedRotary(x, cos, sin);
+#endif
   torch::Tensor c = cos.to(x.scalar_type()).unsqueeze(1);
   torch::Tensor s = sin.to(x.scalar_type()).unsqueeze(1);
   return x * c + RotateHalf(x) * s;

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "core/model/layer_state.h"
 
@@ -16,6 +17,27 @@ namespace liger {
 struct MixerInputs {
   torch::Tensor q, k, v;
   torch::Tensor cos, sin;
+};
+
+// A mixer whose per-sequence states are rows of device tensors (LigerAttention) can decode from
+// device tensors alone, with no host synchronisation, so Transformer can capture whole decode steps
+// in CUDA graphs and replay them.
+class RowDecoder {
+ public:
+  virtual ~RowDecoder() = default;
+
+  // The row of `state`, a state this mixer made.
+  virtual int64_t RowOf(const LayerState& state) const = 0;
+  // Held by the caller around DecodeRows (and until a replayed graph's kernels are queued): rows
+  // may move only under it, and StoreVersion, read under it, changes when they do.
+  virtual absl::Mutex& StoreMutex() const = 0;
+  virtual int64_t StoreVersion() const = 0;
+  // As Decode for the sequences at `rows` that have seen `positions` tokens ([B] int64 on the
+  // model's device), leaving the host-side states to Advance.
+  virtual torch::Tensor DecodeRows(const MixerInputs& in, const torch::Tensor& rows,
+                                   const torch::Tensor& positions) const = 0;
+  // Records in `state` the token a DecodeRows step added to its row.
+  virtual void Advance(LayerState& state) const = 0;
 };
 
 // The token-mixing half of a decoder layer: softmax attention in the teacher, a Liger layer after
@@ -35,6 +57,9 @@ class SequenceMixer {
 
   // B sequences, one token each (T == 1), each against its own state.
   virtual torch::Tensor Decode(const MixerInputs& in, absl::Span<LayerState* const> states) const = 0;
+
+  // This mixer as a RowDecoder, or null when its states are not pool rows.
+  virtual const RowDecoder* row_decoder() const { return nullptr; }
 };
 
 }  // namespace liger

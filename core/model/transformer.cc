@@ -1,8 +1,14 @@
 #include "core/model/transformer.h"
 
-#include "core/model/layer_checkpoint.h"
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/model/layer_checkpoint.h"
+#ifdef LIGER_WITH_CUDA
+#include "core/model/ops/fused_elementwise.h"
+#endif
 #include "core/model/rms_norm.h"
 #include "core/model/softmax_attention.h"
 #include "core/model/transformer_state.h"
@@ -31,6 +37,13 @@ torch::Tensor SplitHeads(const torch::Tensor& x, int64_t heads, int64_t head_dim
   return h.transpose(1, 2);
 }
 
+torch::Tensor SiluMul(const torch::Tensor& gate, const torch::Tensor& up) {
+#ifdef LIGER_WITH_CUDA
+  if (FusedSiluMulApplies(gate, up)) return FusedSiluMul(gate, up);
+#endif
+  return torch::silu(gate) * up;
+}
+
 absl::Status ToStatus(const c10::Error& e) {
   return absl::InternalError(absl::StrCat("model computation failed: ", e.what_without_backtrace()));
 }
@@ -45,7 +58,23 @@ Transformer::Transformer(ModelConfig config, TransformerWeights weights,
       mixers_(std::move(mixers)),
       rope_(config_, device),
       device_(device),
-      dtype_(dtype) {}
+      dtype_(dtype) {
+#ifdef LIGER_WITH_CUDA
+  const char* graphs = std::getenv("LIGER_CUDA_GRAPHS");
+  const bool all_rows = !mixers_.empty() &&
+                        std::all_of(mixers_.begin(), mixers_.end(),
+                                    [](const auto& m) { return m->row_decoder() != nullptr; });
+  if (device_.is_cuda() && all_rows && !(graphs != nullptr && std::strcmp(graphs, "0") == 0)) {
+    padding_state_ = NewState();
+    graphs_ = std::make_unique<CudaGraphDecoder>(
+        [this](const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& rows) {
+          const RowBatch row_batch{rows, positions.view({-1})};
+          return Logits(Run(ids, positions, {}, RunMode::kDecodeRows, &row_batch)).squeeze(1);
+        },
+        static_cast<int64_t>(mixers_.size()), device_);
+  }
+#endif
+}
 
 std::unique_ptr<Transformer> Transformer::WithSoftmaxAttention() const {
   ModelConfig config = config_;
@@ -70,7 +99,8 @@ std::unique_ptr<ModelState> Transformer::NewState() const {
 
 torch::Tensor Transformer::Run(const torch::Tensor& ids, const torch::Tensor& positions,
                                absl::Span<ModelState* const> states, RunMode mode,
-                               const ProjectionAdapter* adapter, bool checkpoint_layers) const {
+                               const RowBatch* row_batch, const ProjectionAdapter* adapter,
+                               bool checkpoint_layers) const {
   const ModelConfig& c = config_;
   torch::Tensor x = weights_.embed_tokens.index_select(0, ids.reshape({-1}))
                         .view({ids.size(0), ids.size(1), c.hidden_size});
@@ -84,11 +114,11 @@ torch::Tensor Transformer::Run(const torch::Tensor& ids, const torch::Tensor& po
     if (checkpoint) {
       x = CheckpointLayer(
           [this, i, cos = cos, sin = sin, adapter](const torch::Tensor& input) {
-            return RunLayer(i, input, cos, sin, {}, RunMode::kForward, adapter);
+            return RunLayer(i, input, cos, sin, {}, RunMode::kForward, nullptr, adapter);
           },
           x, adapter ? adapter->LayerParameters(static_cast<int64_t>(i)) : std::vector<torch::Tensor>{});
     } else {
-      x = RunLayer(i, x, cos, sin, layer_states, mode, adapter);
+      x = RunLayer(i, x, cos, sin, layer_states, mode, row_batch, adapter);
     }
   }
   return RmsNorm(x, weights_.final_norm, c.rms_norm_eps);
@@ -97,19 +127,31 @@ torch::Tensor Transformer::Run(const torch::Tensor& ids, const torch::Tensor& po
 torch::Tensor Transformer::RunLayer(size_t i, torch::Tensor x, const torch::Tensor& cos,
                                     const torch::Tensor& sin,
                                     absl::Span<LayerState* const> layer_states, RunMode mode,
+                                    const RowBatch* row_batch,
                                     const ProjectionAdapter* adapter) const {
   const ModelConfig& c = config_;
   const int64_t batch = x.size(0), steps = x.size(1);
   const LayerWeights& w = weights_.layers[i];
   const auto layer = static_cast<int64_t>(i);
   torch::Tensor h = RmsNorm(x, w.input_norm, c.rms_norm_eps);
+  // Without an adapter, one GEMM each for q/k/v and gate/up (views of its output feed the rest).
+  const bool stacked = adapter == nullptr && w.qkv_proj.defined() && w.gate_up_proj.defined();
+  torch::Tensor q, k, v;
+  if (stacked) {
+    const torch::Tensor qkv = Linear(h, w.qkv_proj, w.qkv_bias);
+    const int64_t q_out = w.q_proj.size(0), kv_out = w.k_proj.size(0);
+    q = qkv.narrow(-1, 0, q_out);
+    k = qkv.narrow(-1, q_out, kv_out);
+    v = qkv.narrow(-1, q_out + kv_out, kv_out);
+  } else {
+    q = Project(h, w.q_proj, w.q_bias, adapter, layer, Projection::kQ);
+    k = Project(h, w.k_proj, w.k_bias, adapter, layer, Projection::kK);
+    v = Project(h, w.v_proj, w.v_bias, adapter, layer, Projection::kV);
+  }
   MixerInputs in;
-  in.q = SplitHeads(Project(h, w.q_proj, w.q_bias, adapter, layer, Projection::kQ),
-                    c.num_attention_heads, c.head_dim, w.q_norm, c.rms_norm_eps);
-  in.k = SplitHeads(Project(h, w.k_proj, w.k_bias, adapter, layer, Projection::kK),
-                    c.num_key_value_heads, c.head_dim, w.k_norm, c.rms_norm_eps);
-  in.v = SplitHeads(Project(h, w.v_proj, w.v_bias, adapter, layer, Projection::kV),
-                    c.num_key_value_heads, c.head_dim, torch::Tensor(), c.rms_norm_eps);
+  in.q = SplitHeads(q, c.num_attention_heads, c.head_dim, w.q_norm, c.rms_norm_eps);
+  in.k = SplitHeads(k, c.num_key_value_heads, c.head_dim, w.k_norm, c.rms_norm_eps);
+  in.v = SplitHeads(v, c.num_key_value_heads, c.head_dim, torch::Tensor(), c.rms_norm_eps);
   in.cos = cos;
   in.sin = sin;
   torch::Tensor o;
@@ -117,15 +159,25 @@ torch::Tensor Transformer::RunLayer(size_t i, torch::Tensor x, const torch::Tens
     o = mixers_[i]->Forward(in);
   } else if (mode == RunMode::kPrefill) {
     o = mixers_[i]->Prefill(in, *layer_states[0]);
-  } else {
+  } else if (mode == RunMode::kDecode) {
     o = mixers_[i]->Decode(in, layer_states);
+  } else {
+    o = mixers_[i]->row_decoder()->DecodeRows(in, row_batch->rows[layer], row_batch->positions);
   }
   o = o.transpose(1, 2).reshape({batch, steps, c.num_attention_heads * c.head_dim});
   x = x + Project(o, w.o_proj, w.o_bias, adapter, layer, Projection::kO);
   h = RmsNorm(x, w.post_attention_norm, c.rms_norm_eps);
-  torch::Tensor gate = Project(h, w.gate_proj, w.gate_bias, adapter, layer, Projection::kGate);
-  torch::Tensor up = Project(h, w.up_proj, w.up_bias, adapter, layer, Projection::kUp);
-  return x + Project(torch::silu(gate) * up, w.down_proj, w.down_bias, adapter, layer,
+  torch::Tensor gate, up;
+  if (stacked) {
+    const torch::Tensor gate_up = Linear(h, w.gate_up_proj, w.gate_up_bias);
+    const int64_t mlp = w.gate_proj.size(0);
+    gate = gate_up.narrow(-1, 0, mlp);
+    up = gate_up.narrow(-1, mlp, mlp);
+  } else {
+    gate = Project(h, w.gate_proj, w.gate_bias, adapter, layer, Projection::kGate);
+    up = Project(h, w.up_proj, w.up_bias, adapter, layer, Projection::kUp);
+  }
+  return x + Project(SiluMul(gate, up), w.down_proj, w.down_bias, adapter, layer,
                      Projection::kDown);
 }
 
@@ -170,7 +222,7 @@ absl::StatusOr<torch::Tensor> Transformer::TrainingForward(const torch::Tensor& 
   try {
     torch::Tensor ids = input_ids.to(device_, torch::kInt64);
     torch::Tensor positions = torch::arange(ids.size(1), ids.options()).unsqueeze(0);
-    return Logits(Run(ids, positions, {}, RunMode::kForward, adapter, checkpoint_layers));
+    return Logits(Run(ids, positions, {}, RunMode::kForward, nullptr, adapter, checkpoint_layers));
   } catch (const c10::Error& e) {
     return ToStatus(e);
   }
@@ -196,7 +248,15 @@ absl::StatusOr<torch::Tensor> Transformer::Prefill(const torch::Tensor& tokens, 
 }
 
 absl::StatusOr<torch::Tensor> Transformer::DecodeStep(absl::Span<ModelState* const> states,
-                                                      const torch::Tensor& tokens) const {
+                                                      const torch::Tensor& device_tokens) const {
+  // Device ids come to the host once, for the range check and the step's inputs alike (each
+  // check on the device would be a synchronisation of its own).
+  torch::Tensor tokens;
+  try {
+    tokens = device_tokens.defined() ? device_tokens.cpu() : device_tokens;
+  } catch (const c10::Error& e) {
+    return ToStatus(e);
+  }
   if (absl::Status s = CheckTokens(tokens, 1); !s.ok()) return s;
   if (tokens.numel() != static_cast<int64_t>(states.size()) || states.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("decode step got ", tokens.numel(),
@@ -204,6 +264,12 @@ absl::StatusOr<torch::Tensor> Transformer::DecodeStep(absl::Span<ModelState* con
   }
   try {
     torch::NoGradGuard no_grad;
+#ifdef LIGER_WITH_CUDA
+    if (graphs_ != nullptr && static_cast<int64_t>(states.size()) <= CudaGraphDecoder::kMaxBatch) {
+      absl::StatusOr<torch::Tensor> logits = GraphDecodeStep(states, tokens);
+      if (!absl::IsUnimplemented(logits.status())) return logits;
+    }
+#endif
     torch::Tensor ids = tokens.to(device_, torch::kInt64).unsqueeze(1);
     std::vector<int64_t> starts;
     starts.reserve(states.size());
@@ -216,5 +282,44 @@ absl::StatusOr<torch::Tensor> Transformer::DecodeStep(absl::Span<ModelState* con
     return ToStatus(e);
   }
 }
+
+#ifdef LIGER_WITH_CUDA
+absl::StatusOr<torch::Tensor> Transformer::GraphDecodeStep(absl::Span<ModelState* const> states,
+                                                           const torch::Tensor& tokens) const {
+  const auto n = static_cast<int64_t>(states.size());
+  const auto layers = static_cast<int64_t>(mixers_.size());
+  torch::Tensor inputs = torch::empty({2 + layers, n}, torch::kInt64);  // ids, positions, rows
+  inputs[0].copy_(tokens.to(torch::kCPU, torch::kInt64));
+  auto in = inputs.accessor<int64_t, 2>();
+  for (int64_t b = 0; b < n; ++b) in[1][b] = states[b]->tokens();
+  std::vector<int64_t> padding_rows(layers);
+  for (int64_t l = 0; l < layers; ++l) {
+    const RowDecoder& decoder = *mixers_[l]->row_decoder();
+    padding_rows[l] = decoder.RowOf(static_cast<TransformerState&>(*padding_state_).layer(l));
+    for (int64_t b = 0; b < n; ++b) {
+      in[2 + l][b] = decoder.RowOf(static_cast<TransformerState*>(states[b])->layer(l));
+    }
+  }
+  absl::StatusOr<torch::Tensor> logits;
+  {
+    // The rows must stay where the graph reads them, from the version check until the replay is
+    // queued (later growth copies them on the same stream, after it).
+    std::vector<std::unique_ptr<absl::MutexLock>> locks;
+    int64_t version = 0;
+    for (const auto& mixer : mixers_) {
+      locks.push_back(std::make_unique<absl::MutexLock>(&mixer->row_decoder()->StoreMutex()));
+      version += mixer->row_decoder()->StoreVersion();
+    }
+    logits = graphs_->Run(inputs, padding_rows, version);
+  }
+  if (!logits.ok()) return logits;
+  for (ModelState* state : states) {
+    auto& s = static_cast<TransformerState&>(*state);
+    for (int64_t l = 0; l < layers; ++l) mixers_[l]->row_decoder()->Advance(s.layer(l));
+    s.Advance(1);
+  }
+  return logits;
+}
+#endif
 
 }  // namespace liger

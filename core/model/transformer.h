@@ -4,6 +4,9 @@
 #include <vector>
 
 #include "core/model/causal_lm.h"
+#ifdef LIGER_WITH_CUDA
+#include "core/model/cuda_graph_decoder.h"
+#endif
 #include "core/model/projection_adapter.h"
 #include "core/model/rotary_embedding.h"
 #include "core/model/sequence_mixer.h"
@@ -18,6 +21,8 @@ class Transformer : public CausalLM {
   Transformer(ModelConfig config, TransformerWeights weights,
               std::vector<std::unique_ptr<SequenceMixer>> mixers, torch::Device device,
               torch::ScalarType dtype);
+  Transformer(const Transformer&) = delete;
+  Transformer& operator=(const Transformer&) = delete;
 
   const ModelConfig& config() const override { return config_; }
   torch::Device device() const override { return device_; }
@@ -48,20 +53,33 @@ class Transformer : public CausalLM {
 
  private:
   // kForward: stateless whole sequences; kPrefill: one state (B == 1) advanced by T tokens;
-  // kDecode: B states advanced by one token each.
-  enum class RunMode { kForward, kPrefill, kDecode };
+  // kDecode: B states advanced by one token each; kDecodeRows: the same from device tensors only
+  // (every mixer a RowDecoder; the host-side states are advanced by the caller).
+  enum class RunMode { kForward, kPrefill, kDecode, kDecodeRows };
+
+  // For kDecodeRows: each layer's state rows [L, B] and the tokens each sequence has seen [B].
+  struct RowBatch {
+    torch::Tensor rows, positions;
+  };
 
   // ids [B, T] at positions [B or 1, T]; returns the final hidden states [B, T, hidden]. `adapter`
   // (may be null) adds its deltas to the projections.
   torch::Tensor Run(const torch::Tensor& ids, const torch::Tensor& positions,
                     absl::Span<ModelState* const> states, RunMode mode,
-                    const ProjectionAdapter* adapter = nullptr, bool checkpoint_layers = false) const;
+                    const RowBatch* row_batch = nullptr, const ProjectionAdapter* adapter = nullptr,
+                    bool checkpoint_layers = false) const;
   // Decoder layer i on x [B, T, hidden]; `layer_states` as Run's states, one layer down.
   torch::Tensor RunLayer(size_t i, torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
                          absl::Span<LayerState* const> layer_states, RunMode mode,
-                         const ProjectionAdapter* adapter) const;
+                         const RowBatch* row_batch, const ProjectionAdapter* adapter) const;
   torch::Tensor Logits(const torch::Tensor& hidden) const;
   absl::Status CheckTokens(const torch::Tensor& tokens, int64_t dims) const;
+
+#ifdef LIGER_WITH_CUDA
+  // DecodeStep through graphs_: UNIMPLEMENTED when the step cannot be captured.
+  absl::StatusOr<torch::Tensor> GraphDecodeStep(absl::Span<ModelState* const> states,
+                                                const torch::Tensor& tokens) const;
+#endif
 
   ModelConfig config_;
   TransformerWeights weights_;
@@ -69,6 +87,12 @@ class Transformer : public CausalLM {
   RotaryEmbedding rope_;
   torch::Device device_;
   torch::ScalarType dtype_;
+#ifdef LIGER_WITH_CUDA
+  // On CUDA, when every mixer is a RowDecoder (and LIGER_CUDA_GRAPHS is not 0): decode steps replay
+  // captured graphs. Padding entries of a graph's batch write into padding_state_'s rows.
+  std::unique_ptr<ModelState> padding_state_;
+  std::unique_ptr<CudaGraphDecoder> graphs_;
+#endif
 };
 
 }  // namespace liger

@@ -67,6 +67,22 @@ class WeightReader {
   std::set<std::string> used_;
 };
 
+// Stacks `parts` (each defined or all undefined) by rows into `fused` and makes them views of it.
+void Stack(std::initializer_list<torch::Tensor*> parts, torch::Tensor& fused) {
+  std::vector<torch::Tensor> tensors;
+  for (torch::Tensor* p : parts) {
+    if (!p->defined()) return;
+    tensors.push_back(*p);
+  }
+  fused = torch::cat(tensors, 0);
+  int64_t row = 0;
+  for (torch::Tensor* p : parts) {
+    const int64_t rows = p->size(0);
+    *p = fused.narrow(0, row, rows);
+    row += rows;
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<TransformerWeights> TransformerWeights::Load(const CheckpointWeights& checkpoint,
@@ -109,6 +125,10 @@ absl::StatusOr<TransformerWeights> TransformerWeights::Load(const CheckpointWeig
     LIGER_ASSIGN_OR_RETURN(l.gate_bias, r.ReadIf(c.mlp_bias, p + "mlp.gate_proj.bias", {mlp}));
     LIGER_ASSIGN_OR_RETURN(l.up_bias, r.ReadIf(c.mlp_bias, p + "mlp.up_proj.bias", {mlp}));
     LIGER_ASSIGN_OR_RETURN(l.down_bias, r.ReadIf(c.mlp_bias, p + "mlp.down_proj.bias", {hidden}));
+    Stack({&l.q_proj, &l.k_proj, &l.v_proj}, l.qkv_proj);
+    Stack({&l.q_bias, &l.k_bias, &l.v_bias}, l.qkv_bias);
+    Stack({&l.gate_proj, &l.up_proj}, l.gate_up_proj);
+    Stack({&l.gate_bias, &l.up_bias}, l.gate_up_bias);
   }
   LIGER_RETURN_IF_ERROR(r.CheckNoUnexpected(c.tie_word_embeddings));
   return w;

@@ -18,6 +18,9 @@ struct LayerWeights {
   torch::Tensor q_norm, k_norm;
   torch::Tensor gate_proj, up_proj, down_proj;
   torch::Tensor gate_bias, up_bias, down_bias;
+  // q/k/v and gate/up stacked by output rows, so that inference runs one GEMM for each group: the
+  // tensors above (and their biases) are views into these, nothing is stored twice.
+  torch::Tensor qkv_proj, qkv_bias, gate_up_proj, gate_up_bias;
 };
 
 // All weights of a Llama-family checkpoint, validated against its config and converted to the
