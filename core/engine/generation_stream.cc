@@ -68,7 +68,7 @@ absl::StatusOr<TokenEvent> GenerationStream::Next(const torch::Tensor& logits) {
   if (!logits.defined() || logits.dim() != 1 || logits.size(0) < 1) {
     return absl::InvalidArgumentError("a generation step needs a non-empty [V] logits row");
   }
-  const int64_t generated = static_cast<int64_t>(history_.size() - prompt_size_);
+  const int64_t generated = this->generated();
   torch::Tensor row;
   try {
     row = logits.narrow(0, 0, std::min(vocab_, logits.size(0)));
@@ -84,7 +84,30 @@ absl::StatusOr<TokenEvent> GenerationStream::Next(const torch::Tensor& logits) {
   }
   absl::StatusOr<TokenEvent> sampled = Sample(row);
   if (!sampled.ok()) return StatusWithContext(sampled.status(), "sampling");
-  TokenEvent& event = *sampled;
+  return Accept(*std::move(sampled));
+}
+
+bool GenerationStream::NeedsLogits() const {
+  // Until min_new_tokens are out, EOS is masked before the choice.
+  return options_.logprobs || !sampler_.IsPlainArgmax() || generated() < options_.min_new_tokens;
+}
+
+absl::StatusOr<TokenEvent> GenerationStream::NextChosen(int32_t token) {
+  if (finished()) return absl::FailedPreconditionError("the generation has already finished");
+  if (NeedsLogits()) {
+    return absl::FailedPreconditionError("this stream's next token needs the whole logits row");
+  }
+  if (token < 0 || token >= vocab_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chosen token ", token, " is outside the vocabulary [0, ", vocab_, ")"));
+  }
+  TokenEvent event;
+  event.token_id = token;
+  return Accept(std::move(event));
+}
+
+absl::StatusOr<TokenEvent> GenerationStream::Accept(TokenEvent event) {
+  const int64_t generated = this->generated();
   const int32_t token = event.token_id;
   history_.push_back(token);
 

@@ -45,6 +45,15 @@ class GenerationStream {
   // failed sampling, FAILED_PRECONDITION once finished().
   absl::StatusOr<TokenEvent> Next(const torch::Tensor& logits);
 
+  // Whether the next token needs Next's whole logits row; when not, the choice is the argmax of
+  // the row's first vocab() columns (ties to the lowest id), which the caller may compute where the
+  // logits are and hand to NextChosen.
+  bool NeedsLogits() const;
+  int64_t vocab() const { return vocab_; }
+  // As Next, with that argmax already taken. FAILED_PRECONDITION when NeedsLogits() or finished(),
+  // INVALID_ARGUMENT for a token outside [0, vocab()).
+  absl::StatusOr<TokenEvent> NextChosen(int32_t token);
+
   bool finished() const { return finish_.has_value(); }
   // Why the stream finished; empty while it runs. max_new_tokens == 0 finishes at once (kLength).
   std::optional<FinishReason> finish_reason() const { return finish_; }
@@ -60,6 +69,9 @@ class GenerationStream {
                    std::vector<int32_t> eos_ids);
 
   absl::StatusOr<TokenEvent> Sample(const torch::Tensor& logits);
+  // Records the chosen token of `event` and fills in its text and whether it ends the stream.
+  absl::StatusOr<TokenEvent> Accept(TokenEvent event);
+  int64_t generated() const { return static_cast<int64_t>(history_.size() - prompt_size_); }
   absl::StatusOr<std::string> TextDelta(int32_t token, bool is_text, bool ends);
 
   GenerationOptions options_;

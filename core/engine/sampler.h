@@ -59,6 +59,13 @@ class Sampler {
                                               absl::Span<const int32_t> prompt_and_output,
                                               absl::Span<const int32_t> output_only) const;
 
+  // Whether the choice is the argmax of the raw logits (greedy, no penalties), which a caller may
+  // then compute where the logits are, sparing their copy.
+  bool IsPlainArgmax() const {
+    return params_.temperature == 0.0f && params_.repetition_penalty == 1.0f &&
+           params_.presence_penalty == 0.0f && params_.frequency_penalty == 0.0f;
+  }
+
   // The seed in use (drawn at random when params.seed was 0), so a run can be reproduced.
   uint64_t seed() const { return seed_; }
   const SamplingParams& params() const { return params_; }

@@ -1,5 +1,7 @@
 #include "core/engine/step_logits.h"
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +33,29 @@ absl::StatusOr<torch::Tensor> LogitsRow(const torch::Tensor& logits, int64_t row
         row));
   }
   return logits[row < 0 ? rows + row : row];
+}
+
+absl::StatusOr<ArgmaxChoices> LogitsArgmax(const torch::Tensor& logits, int64_t vocab,
+                                           absl::string_view step) {
+  if (!logits.defined() || logits.dim() != 2 || logits.size(1) < 1 || vocab < 1) {
+    return absl::InternalError(absl::StrCat(step, " returned logits that are not [N, V]"));
+  }
+  try {
+    const torch::Tensor row = logits.narrow(1, 0, std::min(vocab, logits.size(1)));
+    // A NaN or +inf wins the max, and an all -inf row has no finite one.
+    const torch::Tensor usable = torch::isfinite(std::get<0>(row.max(-1)));
+    const torch::Tensor both = torch::stack({row.argmax(-1), usable.to(torch::kInt64)}).cpu();
+    const auto a = both.accessor<int64_t, 2>();
+    ArgmaxChoices choices;
+    for (int64_t i = 0; i < both.size(1); ++i) {
+      choices.tokens.push_back(static_cast<int32_t>(a[0][i]));
+      choices.usable.push_back(a[1][i] != 0);
+    }
+    return choices;
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat(step, ": choosing greedy tokens: ", e.what_without_backtrace()));
+  }
 }
 
 }  // namespace liger

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -20,5 +21,15 @@ absl::StatusOr<torch::Tensor> HostLogits(const absl::StatusOr<torch::Tensor>& lo
 // `step` when the tensor has no such row.
 absl::StatusOr<torch::Tensor> LogitsRow(const torch::Tensor& logits, int64_t row,
                                         absl::string_view step);
+
+// Greedy choices made where logits [N, V] are (the GPU, in serving): per row, the argmax of the
+// first `vocab` columns (ties to the lowest id) and whether the row can be sampled at all (no NaN
+// or +inf, some finite logit), brought to the host in one small copy instead of the whole matrix.
+struct ArgmaxChoices {
+  std::vector<int32_t> tokens;
+  std::vector<bool> usable;  // false rows go to the host sampler, which reports what is wrong
+};
+absl::StatusOr<ArgmaxChoices> LogitsArgmax(const torch::Tensor& logits, int64_t vocab,
+                                           absl::string_view step);
 
 }  // namespace liger

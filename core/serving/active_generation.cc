@@ -75,11 +75,20 @@ absl::Status ActiveGeneration::Advance(const torch::Tensor& logits, int64_t row)
   }
 }
 
+absl::Status ActiveGeneration::AdvanceChosen(int32_t token) {
+  pending_.reset();
+  if (stopped() || stream_.finished()) return absl::OkStatus();
+  return Send(stream_.NextChosen(token));
+}
+
 absl::Status ActiveGeneration::SampleAndSend(const torch::Tensor& logits, int64_t row) {
   absl::StatusOr<torch::Tensor> row_logits =
       LogitsRow(logits, row, last_sent_.has_value() ? "decode step" : "prefill");
   if (!row_logits.ok()) return row_logits.status();
-  absl::StatusOr<TokenEvent> event = stream_.Next(*row_logits);
+  return Send(stream_.Next(*row_logits));
+}
+
+absl::Status ActiveGeneration::Send(absl::StatusOr<TokenEvent> event) {
   if (!event.ok()) return event.status();
   pending_ = event->token_id;
   const absl::Time now = absl::Now();

@@ -46,6 +46,13 @@ class ActiveGeneration {
   // follows it. Samples and sends the next token unless the request is over.
   absl::Status Advance(const torch::Tensor& logits, int64_t row);
 
+  // Whether Advance needs the logits row, or AdvanceChosen with the row's argmax over the first
+  // vocab() columns will do (see GenerationStream::NeedsLogits).
+  bool NeedsLogits() const { return !stopped() && !stream_.finished() && stream_.NeedsLogits(); }
+  int64_t vocab() const { return stream_.vocab(); }
+  // As Advance, with that argmax already taken.
+  absl::Status AdvanceChosen(int32_t token);
+
   // Ends the request: releases the session (deletes it after an error, whose state is unusable),
   // then sends the final event. `error` is OK unless a step failed.
   void Finish(const absl::Status& error);
@@ -53,6 +60,8 @@ class ActiveGeneration {
  private:
   // row as in LogitsRow: -1 is the last.
   absl::Status SampleAndSend(const torch::Tensor& logits, int64_t row);
+  // Sends the token event the stream produced and keeps its token for the next feed.
+  absl::Status Send(absl::StatusOr<TokenEvent> event);
 
   GenerationRequest request_;
   GenerationStream stream_;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/engine/generation_stream.h"
+#include "core/engine/status_context.h"
 #include "core/engine/step_logits.h"
 #include "core/engine/token_tensor.h"
 
@@ -200,21 +201,67 @@ void GenerationScheduler::DecodeStep() {
     tokens.push_back(generation->pending_token());
   }
   absl::StatusOr<torch::Tensor> logits = TokenTensor(tokens);
-  if (logits.ok()) logits = HostLogits(model_.DecodeStep(states, *logits), "decode step");
-  if (!logits.ok()) {
+  if (logits.ok()) logits = model_.DecodeStep(states, *logits);
+  absl::StatusOr<StepChoices> choices =
+      logits.ok() ? Choose(*logits) : StatusWithContext(logits.status(), "decode step");
+  if (!choices.ok()) {
     // Every state in the batch may have been partly advanced: none can go on.
-    const absl::Status& error = logits.status();
+    const absl::Status& error = choices.status();
     for (auto& generation : running_) End(std::move(generation), error);
     running_.clear();
     return;
   }
   if (observer_ != nullptr) observer_->OnDecodeStep(static_cast<int>(running_.size()));
   for (size_t b = 0; b < running_.size(); ++b) {
-    if (absl::Status s = running_[b]->Advance(*logits, static_cast<int64_t>(b)); !s.ok()) {
-      End(std::move(running_[b]), s);
-    }
+    const int64_t full_row = choices->full_rows[b];
+    absl::Status s = full_row >= 0 ? running_[b]->Advance(choices->full_logits, full_row)
+                                   : running_[b]->AdvanceChosen(choices->argmax.tokens[b]);
+    if (!s.ok()) End(std::move(running_[b]), s);
   }
   EraseNullGenerations(running_);
+}
+
+absl::StatusOr<GenerationScheduler::StepChoices> GenerationScheduler::Choose(
+    const torch::Tensor& logits) const {
+  StepChoices choices;
+  const auto n = static_cast<int64_t>(running_.size());
+  choices.full_rows.assign(n, -1);
+  std::vector<int64_t> full;  // rows whose whole distribution goes to the host
+  int64_t greedy = -1;        // a row that needs only the argmax
+  for (int64_t b = 0; b < n; ++b) {
+    if (running_[b]->NeedsLogits()) {
+      full.push_back(b);
+    } else if (greedy < 0) {
+      greedy = b;
+    }
+  }
+  if (greedy >= 0) {
+    // Greedy rows are chosen where the logits are; only their ids cross to the host. Every stream
+    // has the model's tokenizer, so one vocabulary bounds them all.
+    absl::StatusOr<ArgmaxChoices> argmax =
+        LogitsArgmax(logits, running_[greedy]->vocab(), "decode step");
+    if (!argmax.ok()) return argmax.status();
+    choices.argmax = *std::move(argmax);
+    for (int64_t b = 0; b < n; ++b) {
+      if (!running_[b]->NeedsLogits() && !choices.argmax.usable[b]) full.push_back(b);
+    }
+    std::sort(full.begin(), full.end());
+  }
+  if (!full.empty()) {
+    absl::StatusOr<torch::Tensor> rows;
+    try {
+      rows = static_cast<int64_t>(full.size()) == n
+                 ? logits
+                 : logits.index_select(0, torch::tensor(full, torch::kInt64).to(logits.device()));
+    } catch (const c10::Error& e) {
+      return absl::InternalError(absl::StrCat("selecting logits rows: ", e.what_without_backtrace()));
+    }
+    absl::StatusOr<torch::Tensor> host = HostLogits(rows, "decode step");
+    if (!host.ok()) return host.status();
+    choices.full_logits = *std::move(host);
+    for (size_t i = 0; i < full.size(); ++i) choices.full_rows[full[i]] = static_cast<int64_t>(i);
+  }
+  return choices;
 }
 
 void GenerationScheduler::EndFinished() {

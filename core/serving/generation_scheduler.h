@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/engine/step_logits.h"
 #include "core/model/causal_lm.h"
 #include "core/serving/active_generation.h"
 #include "core/serving/generation_request.h"
@@ -79,6 +80,13 @@ class GenerationScheduler {
   void Admit();
   void PrefillStep();
   void DecodeStep();
+  // How each running generation gets its next token from a decode step's logits [N, V].
+  struct StepChoices {
+    std::vector<int64_t> full_rows;  // per generation: its row of full_logits, or -1 for argmax
+    torch::Tensor full_logits;       // on the CPU
+    ArgmaxChoices argmax;
+  };
+  absl::StatusOr<StepChoices> Choose(const torch::Tensor& logits) const;
   // Ends requests that need no more feeding.
   void EndFinished();
   void End(std::unique_ptr<ActiveGeneration> generation, const absl::Status& error);

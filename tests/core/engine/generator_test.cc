@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/engine/generation_stream.h"
 #include "core/tokenizer/tokenizer_loader.h"
 #include "tests/core/engine/fake_causal_lm.h"
 #include "tests/core/engine/fake_tokenizer.h"
@@ -463,6 +464,50 @@ TEST(GenerateTest, RealTokenizerDeltasEqualDecodeAndStopStringsCutThere) {
   ASSERT_LE(cut.result->tokens.size(), full.result->tokens.size());
   EXPECT_TRUE(std::equal(cut.result->tokens.begin(), cut.result->tokens.end(),
                          full.result->tokens.begin()));
+}
+
+// A serving batch chooses greedy tokens where the logits are and hands the stream only the argmax;
+// the stream must then behave as if it had sampled the row itself.
+TEST(GenerationStreamTest, ChosenArgmaxAdvancesLikeTheLogitsRow) {
+  const FakeCausalLM model = Chain({});
+  const FakeTokenizer tokenizer = MakeTokenizer();
+  GenerationOptions options = Greedy(3);
+  auto sampled = GenerationStream::Create(model, tokenizer, {kBos}, options, 0);
+  auto chosen = GenerationStream::Create(model, tokenizer, {kBos}, options, 0);
+  ASSERT_TRUE(sampled.ok() && chosen.ok());
+  EXPECT_FALSE(chosen->NeedsLogits());
+  for (int32_t token : {kA, kB, kC}) {
+    torch::Tensor row = torch::zeros({kVocab});
+    row[token] = 3.0;
+    auto want = sampled->Next(row);
+    auto got = chosen->NextChosen(token);
+    ASSERT_TRUE(want.ok() && got.ok()) << got.status();
+    EXPECT_EQ(got->token_id, want->token_id);
+    EXPECT_EQ(got->text_delta, want->text_delta);
+  }
+  EXPECT_EQ(chosen->finish_reason(), sampled->finish_reason());
+  EXPECT_EQ(chosen->NextChosen(kA).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(GenerationStreamTest, SamplingPenaltiesLogprobsAndMinTokensNeedTheWholeRow) {
+  const FakeCausalLM model = Chain({});
+  const FakeTokenizer tokenizer = MakeTokenizer();
+  GenerationOptions sampling = Greedy(4), penalized = Greedy(4), logprobs = Greedy(4),
+                    min_tokens = Greedy(4);
+  sampling.sampling.temperature = 0.7f;
+  penalized.sampling.repetition_penalty = 1.2f;
+  logprobs.logprobs = true;
+  min_tokens.min_new_tokens = 2;
+  for (const GenerationOptions& options : {sampling, penalized, logprobs, min_tokens}) {
+    auto stream = GenerationStream::Create(model, tokenizer, {kBos}, options, 0);
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    EXPECT_TRUE(stream->NeedsLogits());
+    EXPECT_EQ(stream->NextChosen(kA).status().code(), absl::StatusCode::kFailedPrecondition);
+  }
+  auto stream = GenerationStream::Create(model, tokenizer, {kBos}, Greedy(4), 0);
+  ASSERT_TRUE(stream.ok());
+  EXPECT_EQ(stream->NextChosen(kVocab).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(stream->NextChosen(-1).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
