@@ -88,8 +88,7 @@ absl::StatusOr<TokenEvent> GenerationStream::Next(const torch::Tensor& logits) {
 }
 
 bool GenerationStream::NeedsLogits() const {
-  // Until min_new_tokens are out, EOS is masked before the choice.
-  return options_.logprobs || !sampler_.IsPlainArgmax() || generated() < options_.min_new_tokens;
+  return options_.logprobs || !sampler_.IsPlainArgmax();
 }
 
 absl::StatusOr<TokenEvent> GenerationStream::NextChosen(int32_t token) {
@@ -100,6 +99,10 @@ absl::StatusOr<TokenEvent> GenerationStream::NextChosen(int32_t token) {
   if (token < 0 || token >= vocab_) {
     return absl::InvalidArgumentError(
         absl::StrCat("chosen token ", token, " is outside the vocabulary [0, ", vocab_, ")"));
+  }
+  if (MasksEos() && ContainsTokenId(eos_ids_, token)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chosen token ", token, " is EOS before min_new_tokens are out"));
   }
   TokenEvent event;
   event.token_id = token;

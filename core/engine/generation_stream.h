@@ -46,12 +46,14 @@ class GenerationStream {
   absl::StatusOr<TokenEvent> Next(const torch::Tensor& logits);
 
   // Whether the next token needs Next's whole logits row; when not, the choice is the argmax of
-  // the row's first vocab() columns (ties to the lowest id), which the caller may compute where the
-  // logits are and hand to NextChosen.
+  // the row's first vocab() columns (ties to the lowest id), skipping eos_ids() while MasksEos(),
+  // which the caller may compute where the logits are and hand to NextChosen.
   bool NeedsLogits() const;
+  bool MasksEos() const { return generated() < options_.min_new_tokens; }
+  absl::Span<const int32_t> eos_ids() const { return eos_ids_; }
   int64_t vocab() const { return vocab_; }
   // As Next, with that argmax already taken. FAILED_PRECONDITION when NeedsLogits() or finished(),
-  // INVALID_ARGUMENT for a token outside [0, vocab()).
+  // INVALID_ARGUMENT for a token outside [0, vocab()) or, while MasksEos(), an EOS id.
   absl::StatusOr<TokenEvent> NextChosen(int32_t token);
 
   bool finished() const { return finish_.has_value(); }

@@ -1,6 +1,7 @@
 #include "core/engine/step_logits.h"
 
 #include <algorithm>
+#include <limits>
 
 #include <torch/torch.h>
 
@@ -36,13 +37,29 @@ absl::StatusOr<torch::Tensor> LogitsRow(const torch::Tensor& logits, int64_t row
 }
 
 absl::StatusOr<ArgmaxChoices> LogitsArgmax(const torch::Tensor& logits, int64_t vocab,
+                                           absl::Span<const int32_t> eos_ids,
+                                           const std::vector<bool>& masks_eos,
                                            absl::string_view step) {
-  if (!logits.defined() || logits.dim() != 2 || logits.size(1) < 1 || vocab < 1) {
+  if (!logits.defined() || logits.dim() != 2 || logits.size(1) < 1 || vocab < 1 ||
+      static_cast<int64_t>(masks_eos.size()) != logits.size(0)) {
     return absl::InternalError(absl::StrCat(step, " returned logits that are not [N, V]"));
   }
   try {
-    const torch::Tensor row = logits.narrow(1, 0, std::min(vocab, logits.size(1)));
-    // A NaN or +inf wins the max, and an all -inf row has no finite one.
+    torch::Tensor row = logits.narrow(1, 0, std::min(vocab, logits.size(1)));
+    std::vector<int64_t> masked_columns;
+    for (const int32_t id : eos_ids) {
+      if (id >= 0 && id < row.size(1)) masked_columns.push_back(id);
+    }
+    const bool any_masked = std::find(masks_eos.begin(), masks_eos.end(), true) != masks_eos.end();
+    if (any_masked && !masked_columns.empty()) {
+      std::vector<uint8_t> flags(masks_eos.begin(), masks_eos.end());
+      const torch::Tensor rows_masked =
+          torch::tensor(flags, torch::kUInt8).to(torch::kBool).to(row.device()).unsqueeze(1);
+      const torch::Tensor columns = torch::tensor(masked_columns, torch::kInt64).to(row.device());
+      row = torch::where(rows_masked,
+                         row.index_fill(1, columns, -std::numeric_limits<float>::infinity()), row);
+    }
+    // A NaN or +inf wins the max, and a row with no finite logit left has no finite max.
     const torch::Tensor usable = torch::isfinite(std::get<0>(row.max(-1)));
     const torch::Tensor both = torch::stack({row.argmax(-1), usable.to(torch::kInt64)}).cpu();
     const auto a = both.accessor<int64_t, 2>();

@@ -47,8 +47,10 @@ class ActiveGeneration {
   absl::Status Advance(const torch::Tensor& logits, int64_t row);
 
   // Whether Advance needs the logits row, or AdvanceChosen with the row's argmax over the first
-  // vocab() columns will do (see GenerationStream::NeedsLogits).
+  // vocab() columns (skipping eos_ids() while MasksEos()) will do; see GenerationStream.
   bool NeedsLogits() const { return !stopped() && !stream_.finished() && stream_.NeedsLogits(); }
+  bool MasksEos() const { return stream_.MasksEos(); }
+  absl::Span<const int32_t> eos_ids() const { return stream_.eos_ids(); }
   int64_t vocab() const { return stream_.vocab(); }
   // As Advance, with that argmax already taken.
   absl::Status AdvanceChosen(int32_t token);

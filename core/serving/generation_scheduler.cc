@@ -237,9 +237,12 @@ absl::StatusOr<GenerationScheduler::StepChoices> GenerationScheduler::Choose(
   }
   if (greedy >= 0) {
     // Greedy rows are chosen where the logits are; only their ids cross to the host. Every stream
-    // has the model's tokenizer, so one vocabulary bounds them all.
+    // has the model's tokenizer, so one vocabulary and one set of EOS ids serve them all.
+    std::vector<bool> masks_eos(n);
+    for (int64_t b = 0; b < n; ++b) masks_eos[b] = running_[b]->MasksEos();
+    const ActiveGeneration& any = *running_[greedy];
     absl::StatusOr<ArgmaxChoices> argmax =
-        LogitsArgmax(logits, running_[greedy]->vocab(), "decode step");
+        LogitsArgmax(logits, any.vocab(), any.eos_ids(), masks_eos, "decode step");
     if (!argmax.ok()) return argmax.status();
     choices.argmax = *std::move(argmax);
     for (int64_t b = 0; b < n; ++b) {

@@ -1,6 +1,7 @@
 #include "core/engine/generator.h"
 
 #include <cmath>
+#include <limits>
 #include <algorithm>
 #include <initializer_list>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "core/engine/generation_stream.h"
+#include "core/engine/step_logits.h"
 #include "core/tokenizer/tokenizer_loader.h"
 #include "tests/core/engine/fake_causal_lm.h"
 #include "tests/core/engine/fake_tokenizer.h"
@@ -489,16 +491,14 @@ TEST(GenerationStreamTest, ChosenArgmaxAdvancesLikeTheLogitsRow) {
   EXPECT_EQ(chosen->NextChosen(kA).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(GenerationStreamTest, SamplingPenaltiesLogprobsAndMinTokensNeedTheWholeRow) {
+TEST(GenerationStreamTest, SamplingPenaltiesAndLogprobsNeedTheWholeRow) {
   const FakeCausalLM model = Chain({});
   const FakeTokenizer tokenizer = MakeTokenizer();
-  GenerationOptions sampling = Greedy(4), penalized = Greedy(4), logprobs = Greedy(4),
-                    min_tokens = Greedy(4);
+  GenerationOptions sampling = Greedy(4), penalized = Greedy(4), logprobs = Greedy(4);
   sampling.sampling.temperature = 0.7f;
   penalized.sampling.repetition_penalty = 1.2f;
   logprobs.logprobs = true;
-  min_tokens.min_new_tokens = 2;
-  for (const GenerationOptions& options : {sampling, penalized, logprobs, min_tokens}) {
+  for (const GenerationOptions& options : {sampling, penalized, logprobs}) {
     auto stream = GenerationStream::Create(model, tokenizer, {kBos}, options, 0);
     ASSERT_TRUE(stream.ok()) << stream.status();
     EXPECT_TRUE(stream->NeedsLogits());
@@ -508,6 +508,46 @@ TEST(GenerationStreamTest, SamplingPenaltiesLogprobsAndMinTokensNeedTheWholeRow)
   ASSERT_TRUE(stream.ok());
   EXPECT_EQ(stream->NextChosen(kVocab).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(stream->NextChosen(-1).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Until min_new_tokens are out the argmax skips EOS; the chosen token must honour that.
+TEST(GenerationStreamTest, ChosenTokensSkipEosUntilMinNewTokens) {
+  const FakeCausalLM model = Chain({});
+  const FakeTokenizer tokenizer = MakeTokenizer();
+  GenerationOptions options = Greedy(4);
+  options.min_new_tokens = 1;
+  auto stream = GenerationStream::Create(model, tokenizer, {kBos}, options, 0);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  EXPECT_FALSE(stream->NeedsLogits());
+  EXPECT_TRUE(stream->MasksEos());
+  EXPECT_EQ(stream->NextChosen(kEos).status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(stream->NextChosen(kA).ok());
+  EXPECT_FALSE(stream->MasksEos());
+  auto eos = stream->NextChosen(kEos);
+  ASSERT_TRUE(eos.ok()) << eos.status();
+  EXPECT_EQ(stream->finish_reason(), FinishReason::kEos);
+}
+
+TEST(LogitsArgmaxTest, MasksEosPerRowAndFlagsRowsTheSamplerMustSee) {
+  const float inf = std::numeric_limits<float>::infinity();
+  // Columns past vocab (6) are ignored; EOS ids 1 and 3.
+  torch::Tensor logits = torch::zeros({5, 8});
+  logits[0][1] = 5;   // EOS wins, unmasked
+  logits[1][1] = 5;   // EOS wins, masked: column 4 is the best left
+  logits[1][4] = 1;
+  logits[2][7] = 9;   // past the vocabulary
+  logits[2][2] = 1;
+  logits[3][0] = std::nanf("");
+  logits[4].fill_(-inf);
+  logits[4][3] = 2;   // only EOS is finite, and it is masked
+  auto choices = LogitsArgmax(logits, 6, {1, 3}, {false, true, false, false, true}, "step");
+  ASSERT_TRUE(choices.ok()) << choices.status();
+  EXPECT_EQ(choices->tokens[0], 1);
+  EXPECT_EQ(choices->tokens[1], 4);
+  EXPECT_EQ(choices->tokens[2], 2);
+  EXPECT_EQ(choices->usable, (std::vector<bool>{true, true, true, false, false}));
+  EXPECT_EQ(LogitsArgmax(logits, 6, {}, {false}, "step").status().code(),
+            absl::StatusCode::kInternal);
 }
 
 }  // namespace
