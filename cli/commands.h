@@ -18,5 +18,7 @@ absl::Status RunServeCommand(const std::vector<std::string>& args);
 absl::Status RunFineTuneCommand(const std::vector<std::string>& args);
 // `liger session create|get|delete|list|fork --server HOST:PORT ...`: a served model's sessions.
 absl::Status RunSessionCommand(const std::vector<std::string>& args);
+// `liger health --server HOST:PORT`: the server's grpc.health.v1 status (container health checks).
+absl::Status RunHealthCommand(const std::vector<std::string>& args);
 
 }  // namespace liger

@@ -37,8 +37,11 @@ commands:
             [--shutdown-grace-seconds 10] [--dtype float32|bfloat16] [--device cpu|cuda]
             [--jobs-dir DIR] (fine-tuning jobs kept there survive restarts and resume)
             [--max-batch-size 32] (streams decoded together in one step)
+            [--http-port P] (OpenAI-compatible /v1/completions and /v1/chat/completions with
+            server-sent events, /v1/sessions, and a streaming demo page at /)
   session   create|list --server HOST:PORT [--model-name NAME]
             get|delete|fork --server HOST:PORT --id ID   (prints sessions as JSON)
+  health    --server HOST:PORT [--timeout-seconds 5]   (exit 0 and SERVING when grpc health says so)
 )";
 
 using Command = absl::Status (*)(const std::vector<std::string>&);
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
       {"finetune", liger::RunFineTuneCommand},
       {"serve", liger::RunServeCommand},
       {"session", liger::RunSessionCommand},
+      {"health", liger::RunHealthCommand},
   };
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);

@@ -11,6 +11,8 @@
 #include "core/hosting/model_registry.h"
 #include "core/util/status_macros.h"
 #include "service/grpc_log_bridge.h"
+#include "service/http/openai_http_server.h"
+#include "service/http/web_page.h"
 #include "service/liger_server.h"
 #include "service/metrics/metrics_http_server.h"
 #include "service/metrics/registry.h"
@@ -36,6 +38,7 @@ struct ServeFlags {
   std::string jobs_dir;  // empty: fine-tuning jobs are kept in memory only
   int port = 0;
   int metrics_port = -1;  // -1: no metrics endpoint
+  int http_port = -1;     // -1: no HTTP (OpenAI-compatible) endpoint
   int64_t session_budget_bytes = 0;
   int max_batch_size = 0;
   absl::Duration session_idle_ttl = absl::InfiniteDuration();
@@ -57,7 +60,7 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
   std::set<std::string> known = ModelFlagNames();
   known.insert({"model-name", "host", "port", "metrics-port", "session-budget-bytes",
                 "session-idle-ttl-seconds", "log-format", "shutdown-grace-seconds", "jobs-dir",
-                "max-batch-size"});
+                "max-batch-size", "http-port"});
   LIGER_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(args, known));
   ServeFlags flags;
   LIGER_ASSIGN_OR_RETURN(flags.model_dir, cl.Required("model"));
@@ -78,6 +81,9 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
   LIGER_ASSIGN_OR_RETURN(flags.port, ServePortFlag(cl, "port", kServeDefaultPort));
   if (cl.Has("metrics-port")) {
     LIGER_ASSIGN_OR_RETURN(flags.metrics_port, ServePortFlag(cl, "metrics-port", 0));
+  }
+  if (cl.Has("http-port")) {
+    LIGER_ASSIGN_OR_RETURN(flags.http_port, ServePortFlag(cl, "http-port", 0));
   }
   LIGER_ASSIGN_OR_RETURN(flags.session_budget_bytes,
                          cl.Int("session-budget-bytes", kServeDefaultSessionBudgetBytes));
@@ -169,6 +175,8 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   if (flags.metrics_port >= 0) {
     LIGER_RETURN_IF_ERROR(metrics_http.Start(flags.host, flags.metrics_port));
   }
+  service::http::OpenAiHttpServer http(&models, server->sessions(), service::http::WebPage());
+  if (flags.http_port >= 0) LIGER_RETURN_IF_ERROR(http.Start(flags.host, flags.http_port));
 
   // The lines scripts and tests wait for, on stdout; logs go to stderr.
   std::printf("listening on %s\n", server->address().c_str());
@@ -176,6 +184,10 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
     const bool ipv6 = flags.host.find(':') != std::string::npos && flags.host[0] != '[';
     std::printf(ipv6 ? "metrics on [%s]:%d\n" : "metrics on %s:%d\n", flags.host.c_str(),
                 metrics_http.port());
+  }
+  if (http.running()) {
+    const bool ipv6 = flags.host.find(':') != std::string::npos && flags.host[0] != '[';
+    std::printf(ipv6 ? "http on [%s]:%d\n" : "http on %s:%d\n", flags.host.c_str(), http.port());
   }
   std::fflush(stdout);
   logger->Info("serving", {{"address", server->address()},
@@ -186,6 +198,8 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   sigwait(&shutdown_signals, &signal_number);
   logger->Info("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"},
                                  {"grace_seconds", absl::ToDoubleSeconds(flags.grace)}});
+  // HTTP streams are cancelled at once (their clients see the stream end); gRPC calls get the grace.
+  http.Stop();
   server->Shutdown(flags.grace);
   metrics_http.Stop();
   logger->Info("stopped");

@@ -55,6 +55,8 @@ class LigerServer {
   int port() const { return port_; }
   // "host:port" (IPv6 hosts in brackets), as a client would dial it.
   const std::string& address() const { return address_; }
+  // The sessions every model's calls share, for other fronts (the HTTP API) to use too.
+  SessionStore* sessions() const { return sessions_.get(); }
 
   // Health turns NOT_SERVING and new calls are refused (UNAVAILABLE); calls in flight get up to
   // `grace` to finish, then are cancelled and the port closes. Meanwhile the running fine-tuning

@@ -6,9 +6,8 @@
 #include <utility>
 #include <vector>
 
-#include <c10/util/Exception.h>
-
 #include "absl/strings/str_cat.h"
+#include "core/hosting/new_session.h"
 #include "core/model/transformer.h"
 #include "core/util/status_macros.h"
 #include "service/conversion_translation.h"
@@ -164,14 +163,7 @@ absl::Status LigerServiceImpl::DoCreateSession(const v1::CreateSessionRequest& r
                                                v1::CreateSessionResponse* response) {
   LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model, models_->Find(request.model()));
   scope.AddLogField("model", model->name);
-  std::unique_ptr<ModelState> state;
-  try {
-    state = model->model->NewState();
-  } catch (const c10::Error& e) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot allocate a session state: ", e.what_without_backtrace()));
-  }
-  LIGER_ASSIGN_OR_RETURN(SessionInfo info, sessions_->Create(model->name, std::move(state)));
+  LIGER_ASSIGN_OR_RETURN(SessionInfo info, NewSession(*model, *sessions_));
   scope.AddLogField("session_id", info.id);
   SessionInfoToProto(info, response->mutable_session());
   return absl::OkStatus();

@@ -8,6 +8,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "service/status_conversion.h"
 
 namespace liger::cli {
@@ -81,6 +82,21 @@ absl::Status LigerClient::Generate(
   const grpc::Status status = reader->Finish();
   if (!handled.ok()) return handled;
   return FromGrpc(status);
+}
+
+absl::Status LigerClient::CheckHealth() {
+  grpc::ClientContext context;
+  SetUnaryDeadline(&context);
+  const std::unique_ptr<grpc::health::v1::Health::Stub> health =
+      grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = health->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+  if (!status.ok()) return FromGrpc(status);
+  if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(absl::StrCat(
+        address_, " is ", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Session> LigerClient::CreateSession(const v1::CreateSessionRequest& request) {

@@ -28,6 +28,10 @@ class LigerClient {
 
   const std::string& address() const { return address_; }
 
+  // OK when grpc.health.v1 reports the server SERVING; UNAVAILABLE when it is NOT_SERVING
+  // (starting, draining, no model loaded).
+  absl::Status CheckHealth();
+
   absl::StatusOr<v1::TokenizeResponse> Tokenize(const v1::TokenizeRequest& request);
   absl::StatusOr<v1::DetokenizeResponse> Detokenize(const v1::DetokenizeRequest& request);
 

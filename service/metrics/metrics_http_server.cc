@@ -1,15 +1,10 @@
 #include "service/metrics/metrics_http_server.h"
 
-#include <sys/socket.h>
-
-#include <cerrno>
-#include <chrono>
-#include <cstring>
+#include <memory>
 #include <utility>
 
 #include <httplib.h>
 
-#include "absl/strings/str_cat.h"
 
 namespace liger::metrics {
 namespace {
@@ -18,74 +13,25 @@ constexpr char kExpositionContentType[] = "text/plain; version=0.0.4; charset=ut
 // Scrapes are rare and cheap; httplib's default pool would start a thread per core.
 constexpr size_t kMetricsHttpThreads = 2;
 
-// httplib's default sets SO_REUSEPORT, which lets a second server bind a port already in use and
-// silently share its scrapes. SO_REUSEADDR alone still allows a quick restart on the same port.
-void SetReuseAddressOnly(socket_t sock) {
-  int yes = 1;
-  setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-}
-
 }  // namespace
 
-MetricsHttpServer::MetricsHttpServer(const Registry& registry) : registry_(registry) {}
+MetricsHttpServer::MetricsHttpServer(const Registry& registry)
+    : registry_(registry), listener_("metrics") {}
 
 MetricsHttpServer::~MetricsHttpServer() { Stop(); }
 
 absl::Status MetricsHttpServer::Start(const std::string& host, int port) {
-  if (server_ != nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("metrics server already running on port ", port_));
-  }
-  if (port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("metrics port ", port, " is not in [0, 65535]"));
-  }
   auto server = std::make_unique<httplib::Server>();
   server->new_task_queue = [] { return new httplib::ThreadPool(kMetricsHttpThreads); };
-  server->set_socket_options(SetReuseAddressOnly);
   server->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
     response.set_content(registry_.ExpositionText(), kExpositionContentType);
   });
   server->Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
     response.set_content("ok\n", "text/plain; charset=utf-8");
   });
-
-  errno = 0;
-  const int bound_port = port == 0 ? server->bind_to_any_port(host)
-                                   : (server->bind_to_port(host, port) ? port : -1);
-  if (bound_port < 0) {
-    const int error = errno;
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port,
-                                               error != 0 ? ": " : "",
-                                               error != 0 ? std::strerror(error) : ""));
-  }
-
-  httplib::Server* raw_server = server.get();
-  listen_returned_ = false;
-  listen_thread_ = std::thread([this, raw_server] {
-    raw_server->listen_after_bind();
-    listen_returned_ = true;
-  });
-  // httplib's stop() does nothing until the listen loop has marked itself running, so a Stop()
-  // right after Start() could otherwise leave the thread listening forever.
-  while (!raw_server->is_running()) {
-    if (listen_returned_) {
-      listen_thread_.join();
-      return absl::InternalError(
-          absl::StrCat("metrics server on ", host, ":", bound_port, " stopped listening at once"));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  server_ = std::move(server);
-  port_ = bound_port;
-  return absl::OkStatus();
+  return listener_.Start(std::move(server), host, port);
 }
 
-void MetricsHttpServer::Stop() {
-  if (server_ == nullptr) return;
-  server_->stop();
-  listen_thread_.join();
-  server_.reset();
-  port_ = 0;
-}
+void MetricsHttpServer::Stop() { listener_.Stop(); }
 
 }  // namespace liger::metrics

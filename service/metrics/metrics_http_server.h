@@ -1,16 +1,10 @@
 #pragma once
 
-#include <atomic>
-#include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
+#include "service/metrics/http_listener.h"
 #include "service/metrics/registry.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace liger::metrics {
 
@@ -34,16 +28,13 @@ class MetricsHttpServer {
   // Stops serving and joins the threads; a no-op when not running. Start may be called again.
   void Stop();
 
-  bool running() const { return server_ != nullptr; }
+  bool running() const { return listener_.running(); }
   // The bound port while running, 0 otherwise.
-  int port() const { return port_; }
+  int port() const { return listener_.port(); }
 
  private:
   const Registry& registry_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread listen_thread_;
-  std::atomic<bool> listen_returned_{false};
-  int port_ = 0;
+  HttpListener listener_;
 };
 
 }  // namespace liger::metrics

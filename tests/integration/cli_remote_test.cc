@@ -344,13 +344,20 @@ TEST(CliRemoteUnreachableTest, AnUnreachableServerIsAClearErrorNotAHang) {
   const std::string address = absl::StrCat("127.0.0.1:", UnusedLocalPort());
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"generate", "--server", address, "--prompt", "hi"},
-        std::vector<std::string>{"session", "list", "--server", address}}) {
+        std::vector<std::string>{"session", "list", "--server", address},
+        std::vector<std::string>{"health", "--server", address, "--timeout-seconds", "2"}}) {
     const absl::Time start = absl::Now();
     const CommandResult result = Liger(args);
     EXPECT_LT(absl::Now() - start, kUnreachableReportTimeout);
     ExpectOneLineError(result, args[0], {"UNAVAILABLE", address});
     EXPECT_EQ(result.out, "");
   }
+}
+
+TEST_F(CliRemoteTest, HealthReportsServing) {
+  const CommandResult result = Liger({"health", "--server", server_->address()});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "SERVING\n");
 }
 
 // The remote fine-tune function `liger finetune --server` runs: a short job on a GLA conversion,

@@ -6,10 +6,9 @@ import json
 import math
 import os
 import pathlib
-import select
 import subprocess
 import tempfile
-import time
+import threading
 import unittest
 
 import grpc
@@ -34,18 +33,15 @@ class Server:
         self.address = self._wait_for_address()
 
     def _wait_for_address(self):
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.process.stdout], [], [], 1.0)
-            if not ready:
-                if self.process.poll() is not None:
-                    break
-                continue
-            line = self.process.stdout.readline()
-            if line.startswith("listening on "):
-                return line[len("listening on "):].strip()
-            if not line and self.process.poll() is not None:
-                break
+        # A server that never prints its address is killed, which ends the loop below.
+        watchdog = threading.Timer(START_TIMEOUT_SECONDS, self.process.kill)
+        watchdog.start()
+        try:
+            for line in self.process.stdout:
+                if line.startswith("listening on "):
+                    return line[len("listening on "):].strip()
+        finally:
+            watchdog.cancel()
         self.stop()
         raise RuntimeError(f"liger serve did not start; see {self._log.name}")
 

@@ -1,0 +1,14 @@
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "core/hosting/hosted_model.h"
+#include "core/serving/session_info.h"
+#include "core/serving/session_store.h"
+
+namespace liger {
+
+// A new, empty session of `model` in `store`: RESOURCE_EXHAUSTED when its state cannot be allocated
+// or does not fit the store's budget. The gRPC and HTTP fronts both create sessions this way.
+absl::StatusOr<SessionInfo> NewSession(const HostedModel& model, SessionStore& store);
+
+}  // namespace liger

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "core/hosting/model_registry.h"
+#include "core/serving/session_store.h"
+#include "service/metrics/http_listener.h"
+
+namespace httplib {
+class Request;
+class Response;
+}  // namespace httplib
+
+namespace liger::service::http {
+
+class StreamedGeneration;
+
+// The browser-facing HTTP API, in the same process as the gRPC service and on the same models and
+// sessions: OpenAI-compatible POST /v1/completions and /v1/chat/completions (with "stream": true,
+// server-sent events ending in "data: [DONE]", the last one carrying usage), GET /v1/models,
+// sessions (POST /v1/sessions, GET and DELETE /v1/sessions/{id}) and GET / serving `web_page`
+// (the streaming demo page of clients/web). A completion with the header X-Liger-Session continues
+// that session, as GenerateRequest.session_id does. Errors come back
+// with the HTTP status for their code and OpenAI's {"error": {...}} body.
+class OpenAiHttpServer {
+ public:
+  // The registry and the store must outlive the server.
+  OpenAiHttpServer(ModelRegistry* models, SessionStore* sessions, std::string web_page);
+  ~OpenAiHttpServer();
+  OpenAiHttpServer(const OpenAiHttpServer&) = delete;
+  OpenAiHttpServer& operator=(const OpenAiHttpServer&) = delete;
+
+  // Binds host:port (0 picks a free port) and serves on background threads. INVALID_ARGUMENT for
+  // a port outside [0, 65535], FAILED_PRECONDITION when running, UNAVAILABLE if it cannot bind.
+  absl::Status Start(const std::string& host, int port);
+  // Stops serving: open streams are cancelled; joins the threads. A no-op when not running.
+  void Stop();
+
+  bool running() const { return listener_.running(); }
+  int port() const { return listener_.port(); }
+
+ private:
+  void HandleCompletion(const httplib::Request& request, httplib::Response& response, bool chat);
+  void HandleModels(httplib::Response& response);
+  void HandleSessions(const httplib::Request& request, httplib::Response& response);
+  // Generations in flight, so that Stop can cancel them instead of waiting for their last token.
+  void Track(const std::shared_ptr<StreamedGeneration>& generation);
+  void Untrack(const std::shared_ptr<StreamedGeneration>& generation);
+
+  ModelRegistry* const models_;
+  SessionStore* const sessions_;
+  const std::string web_page_;
+  metrics::HttpListener listener_;
+  absl::Mutex mu_;
+  std::set<std::shared_ptr<StreamedGeneration>> active_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace liger::service::http
