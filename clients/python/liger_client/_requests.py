@@ -2,6 +2,17 @@
 
 from liger_client._proto import pb
 
+# Sent with every call that names a session, so that a load balancer hashing on it (Envoy's
+# consistent hash, deploy/components/session-affinity) keeps a session on the pod that holds it.
+SESSION_METADATA_KEY = "x-liger-session"
+
+
+def session_metadata(request):
+    """Call metadata for `request`: its session id, when it has one."""
+    session_id = getattr(request, "session_id", "")
+    return ((SESSION_METADATA_KEY, session_id),) if session_id else None
+
+
 _VARIANTS = {"gla": pb.LIGER_VARIANT_GLA, "hgrn2": pb.LIGER_VARIANT_HGRN2,
              "gsa": pb.LIGER_VARIANT_GSA}
 

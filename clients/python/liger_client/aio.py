@@ -32,12 +32,13 @@ class AsyncClient:
 
     async def _call(self, method, request):
         try:
-            return await method(request, timeout=self._timeout)
+            return await method(request, timeout=self._timeout,
+                                metadata=_requests.session_metadata(request))
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from None
 
     async def _stream(self, method, request):
-        call = method(request, timeout=self._timeout)
+        call = method(request, timeout=self._timeout, metadata=_requests.session_metadata(request))
         try:
             async for response in call:
                 yield response

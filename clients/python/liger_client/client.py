@@ -33,12 +33,13 @@ class Client:
 
     def _call(self, method, request):
         try:
-            return method(request, timeout=self._timeout)
+            return method(request, timeout=self._timeout,
+                          metadata=_requests.session_metadata(request))
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
     def _stream(self, method, request):
-        call = method(request, timeout=self._timeout)
+        call = method(request, timeout=self._timeout, metadata=_requests.session_metadata(request))
         try:
             yield from call
         except grpc.RpcError as error:

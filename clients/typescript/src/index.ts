@@ -240,16 +240,23 @@ export class LigerClient {
     return this.timeoutMs === undefined ? {} : { deadline: new Date(Date.now() + this.timeoutMs) };
   }
 
+  // A call naming a session carries its id as metadata too, so that a load balancer hashing on it
+  // (deploy/components/session-affinity) keeps the session on the pod that holds its state.
+  private metadata(request: Message): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    if (request.sessionId) metadata.set("x-liger-session", request.sessionId);
+    return metadata;
+  }
+
   private unary(method: string, request: Message): Promise<Message> {
     return new Promise((resolve, reject) => {
-      this.stub[method](request, this.callOptions(), (error: grpc.ServiceError | null, response: Message) =>
-        error ? reject(toLigerError(error)) : resolve(response),
-      );
+      this.stub[method](request, this.metadata(request), this.callOptions(),
+        (error: grpc.ServiceError | null, response: Message) => (error ? reject(toLigerError(error)) : resolve(response)));
     });
   }
 
   private async *stream(method: string, request: Message): AsyncGenerator<Message> {
-    const call: grpc.ClientReadableStream<Message> = this.stub[method](request, this.callOptions());
+    const call: grpc.ClientReadableStream<Message> = this.stub[method](request, this.metadata(request), this.callOptions());
     try {
       for await (const message of call) yield message as Message;
     } catch (error) {

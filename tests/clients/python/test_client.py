@@ -167,5 +167,19 @@ class ClientTest(unittest.TestCase):
         self.assertIsInstance(error, liger_client.NotFoundError)
 
 
+class SessionMetadataTest(unittest.TestCase):
+    """Calls naming a session carry its id as metadata, for load balancers that hash on it."""
+
+    def test_session_calls_carry_the_id(self):
+        from liger_client import _requests
+        from liger_client._proto import pb
+        self.assertEqual(_requests.session_metadata(pb.GetSessionRequest(session_id="abc")),
+                         (("x-liger-session", "abc"),))
+        request = _requests.generate_request("hi", session_id="abc")
+        self.assertEqual(_requests.session_metadata(request), (("x-liger-session", "abc"),))
+        self.assertIsNone(_requests.session_metadata(_requests.generate_request("hi")))
+        self.assertIsNone(_requests.session_metadata(pb.ListModelsRequest()))
+
+
 if __name__ == "__main__":
     unittest.main()
