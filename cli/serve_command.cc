@@ -180,15 +180,13 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
 
   // The lines scripts and tests wait for, on stdout; logs go to stderr.
   std::printf("listening on %s\n", server->address().c_str());
-  if (metrics_http.running()) {
-    const bool ipv6 = flags.host.find(':') != std::string::npos && flags.host[0] != '[';
-    std::printf(ipv6 ? "metrics on [%s]:%d\n" : "metrics on %s:%d\n", flags.host.c_str(),
-                metrics_http.port());
-  }
-  if (http.running()) {
-    const bool ipv6 = flags.host.find(':') != std::string::npos && flags.host[0] != '[';
-    std::printf(ipv6 ? "http on [%s]:%d\n" : "http on %s:%d\n", flags.host.c_str(), http.port());
-  }
+  // IPv6 hosts in brackets, as a client would dial them.
+  const bool ipv6 = flags.host.find(':') != std::string::npos && flags.host[0] != '[';
+  const auto print_address = [&](const char* label, int port) {
+    std::printf(ipv6 ? "%s on [%s]:%d\n" : "%s on %s:%d\n", label, flags.host.c_str(), port);
+  };
+  if (metrics_http.running()) print_address("metrics", metrics_http.port());
+  if (http.running()) print_address("http", http.port());
   std::fflush(stdout);
   logger->Info("serving", {{"address", server->address()},
                            {"metrics_port", metrics_http.port()},

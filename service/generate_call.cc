@@ -4,7 +4,6 @@
 #include <string>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/serving/generation_scheduler.h"
 #include "core/util/status_macros.h"
@@ -42,12 +41,8 @@ absl::Status GenerateCall::Submit(grpc::CallbackServerContext* context,
   std::string model_name = request.model();
   if (!request.session_id().empty()) {
     scope().AddLogField("session_id", request.session_id());
-    LIGER_ASSIGN_OR_RETURN(SessionLease lease, sessions_->Acquire(request.session_id()));
-    if (!model_name.empty() && model_name != lease.model()) {
-      return absl::InvalidArgumentError(absl::StrCat("session ", request.session_id(),
-                                                     " belongs to model \"", lease.model(),
-                                                     "\", not \"", model_name, "\""));
-    }
+    LIGER_ASSIGN_OR_RETURN(SessionLease lease,
+                           sessions_->AcquireFor(request.session_id(), model_name));
     model_name = lease.model();
     context_tokens_ = lease.state().tokens();
     work.session = std::move(lease);

@@ -53,6 +53,16 @@ absl::StatusOr<SessionInfo> SessionStore::Create(std::string model,
   return InsertLocked(std::move(model), std::move(state), now);
 }
 
+absl::StatusOr<SessionLease> SessionStore::AcquireFor(const std::string& id,
+                                                      const std::string& model) {
+  absl::StatusOr<SessionLease> lease = Acquire(id);
+  if (lease.ok() && !model.empty() && lease->model() != model) {
+    return absl::InvalidArgumentError(absl::StrCat("session ", id, " belongs to model \"",
+                                                   lease->model(), "\", not \"", model, "\""));
+  }
+  return lease;
+}
+
 absl::StatusOr<SessionLease> SessionStore::Acquire(const std::string& id) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = Now();

@@ -51,6 +51,9 @@ class SessionStore {
   // Exclusive use of a session's state until the lease is released. NOT_FOUND for an unknown (or
   // expired) id, FAILED_PRECONDITION "session is busy" while another lease holds it.
   absl::StatusOr<SessionLease> Acquire(const std::string& id);
+  // As Acquire, and INVALID_ARGUMENT when `model` is not empty and the session belongs to another
+  // model (a request that names both).
+  absl::StatusOr<SessionLease> AcquireFor(const std::string& id, const std::string& model);
 
   // NOT_FOUND for an unknown id. A busy session reports what it held when it was leased.
   absl::StatusOr<SessionInfo> Get(const std::string& id);

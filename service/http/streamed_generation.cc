@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
 
 namespace liger::service::http {
@@ -15,12 +14,7 @@ absl::StatusOr<std::shared_ptr<StreamedGeneration>> StreamedGeneration::Start(
   std::shared_ptr<StreamedGeneration> generation(new StreamedGeneration());
   GenerationRequest work;
   if (!session_id.empty()) {
-    LIGER_ASSIGN_OR_RETURN(SessionLease lease, sessions.Acquire(session_id));
-    if (lease.model() != model.name) {
-      return absl::InvalidArgumentError(absl::StrCat("session ", session_id,
-                                                     " belongs to model \"", lease.model(),
-                                                     "\", not \"", model.name, "\""));
-    }
+    LIGER_ASSIGN_OR_RETURN(SessionLease lease, sessions.AcquireFor(session_id, model.name));
     generation->context_tokens_ = lease.state().tokens();
     work.session = std::move(lease);
   }

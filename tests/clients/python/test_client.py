@@ -8,51 +8,33 @@ import os
 import pathlib
 import subprocess
 import tempfile
-import threading
 import unittest
 
 import grpc
 
 import liger_client
 from liger_client import AsyncClient, Client
+from liger_serve import start_liger_serve
 
-BINARY = os.environ["LIGER_BINARY"]
 MODEL = os.environ["LIGER_MODEL"]
-START_TIMEOUT_SECONDS = 120
 CALL_TIMEOUT_SECONDS = 300
 
 
 class Server:
-    """`liger serve` on port 0; the address comes from its "listening on" line."""
+    """`liger serve` on port 0, keeping fine-tuning jobs in `jobs_dir`."""
 
     def __init__(self, jobs_dir, log_path):
         self._log = open(log_path, "w")
-        self.process = subprocess.Popen(
-            [BINARY, "serve", "--model", MODEL, "--port", "0", "--jobs-dir", jobs_dir],
-            stdout=subprocess.PIPE, stderr=self._log, text=True)
-        self.address = self._wait_for_address()
-
-    def _wait_for_address(self):
-        # A server that never prints its address is killed, which ends the loop below.
-        watchdog = threading.Timer(START_TIMEOUT_SECONDS, self.process.kill)
-        watchdog.start()
-        try:
-            for line in self.process.stdout:
-                if line.startswith("listening on "):
-                    return line[len("listening on "):].strip()
-        finally:
-            watchdog.cancel()
-        self.stop()
-        raise RuntimeError(f"liger serve did not start; see {self._log.name}")
+        self.process, self.address = start_liger_serve(["--jobs-dir", jobs_dir], "listening on ",
+                                                       self._log)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self.process.stdout.close()
         self._log.close()
 

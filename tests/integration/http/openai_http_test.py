@@ -5,39 +5,21 @@ goes away mid-stream."""
 
 import http.client
 import json
-import os
-import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
-BINARY = os.environ["LIGER_BINARY"]
-MODEL = os.environ["LIGER_MODEL"]
+from liger_serve import start_liger_serve
 
-
-def start_server(log):
-    process = subprocess.Popen([BINARY, "serve", "--model", MODEL, "--port", "0", "--http-port", "0"],
-                               stdout=subprocess.PIPE, stderr=log, text=True)
-    # A server that never prints its address is killed, which ends the loop below.
-    watchdog = threading.Timer(120, process.kill)
-    watchdog.start()
-    try:
-        for line in process.stdout:
-            if line.startswith("http on "):
-                host, port = line[len("http on "):].strip().rsplit(":", 1)
-                return process, host, int(port)
-    finally:
-        watchdog.cancel()
-    process.kill()
-    raise RuntimeError("liger serve printed no HTTP address")
 
 
 class OpenAiHttpTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.log = tempfile.TemporaryFile(mode="w+")
-        cls.process, cls.host, cls.port = start_server(cls.log)
+        cls.process, address = start_liger_serve(["--http-port", "0"], "http on ", cls.log)
+        host, port = address.rsplit(":", 1)
+        cls.host, cls.port = host, int(port)
 
     @classmethod
     def tearDownClass(cls):

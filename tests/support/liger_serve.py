@@ -1,0 +1,28 @@
+"""Starts `liger serve` for the Python suites: LIGER_BINARY and LIGER_MODEL name the binary and the
+model; `extra_args` pick the ports (port 0 each). Returns the process and the address printed on
+the line that starts with `prefix` ("listening on ", "http on ")."""
+
+import os
+import subprocess
+import threading
+
+START_TIMEOUT_SECONDS = 120
+
+
+def start_liger_serve(extra_args, prefix, log):
+    process = subprocess.Popen(
+        [os.environ["LIGER_BINARY"], "serve", "--model", os.environ["LIGER_MODEL"], "--port", "0",
+         *extra_args], stdout=subprocess.PIPE, stderr=log, text=True)
+    # A server that never prints the address is killed, which ends the loop below.
+    watchdog = threading.Timer(START_TIMEOUT_SECONDS, process.kill)
+    watchdog.start()
+    try:
+        for line in process.stdout:
+            if line.startswith(prefix):
+                return process, line[len(prefix):].strip()
+    finally:
+        watchdog.cancel()
+    process.kill()
+    process.wait()
+    process.stdout.close()
+    raise RuntimeError(f"liger serve printed no line starting with {prefix!r}")
