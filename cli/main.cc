@@ -37,6 +37,7 @@ commands:
             [--shutdown-grace-seconds 10] [--dtype float32|bfloat16] [--device cpu|cuda]
             [--jobs-dir DIR] (fine-tuning jobs kept there survive restarts and resume)
             [--max-batch-size 32] (streams decoded together in one step)
+            [--max-stepped-prompt-tokens 64] (shorter prompts join running decode steps)
             [--http-port P] (OpenAI-compatible /v1/completions and /v1/chat/completions with
             server-sent events, /v1/sessions, and a streaming demo page at /)
   session   create|list --server HOST:PORT [--model-name NAME]

@@ -41,6 +41,7 @@ struct ServeFlags {
   int http_port = -1;     // -1: no HTTP (OpenAI-compatible) endpoint
   int64_t session_budget_bytes = 0;
   int max_batch_size = 0;
+  int64_t max_stepped_prompt_tokens = 0;
   absl::Duration session_idle_ttl = absl::InfiniteDuration();
   absl::Duration grace;
   service::LogFormat log_format = service::LogFormat::kText;
@@ -60,7 +61,7 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
   std::set<std::string> known = ModelFlagNames();
   known.insert({"model-name", "host", "port", "metrics-port", "session-budget-bytes",
                 "session-idle-ttl-seconds", "log-format", "shutdown-grace-seconds", "jobs-dir",
-                "max-batch-size", "http-port"});
+                "max-batch-size", "max-stepped-prompt-tokens", "http-port"});
   LIGER_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(args, known));
   ServeFlags flags;
   LIGER_ASSIGN_OR_RETURN(flags.model_dir, cl.Required("model"));
@@ -98,6 +99,13 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
                                                    kServeMaxBatchSize, "], got ", max_batch_size));
   }
   flags.max_batch_size = static_cast<int>(max_batch_size);
+  LIGER_ASSIGN_OR_RETURN(flags.max_stepped_prompt_tokens,
+                         cl.Int("max-stepped-prompt-tokens",
+                                SchedulerOptions().max_stepped_prompt_tokens));
+  if (flags.max_stepped_prompt_tokens < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "flag --max-stepped-prompt-tokens must be >= 0, got ", flags.max_stepped_prompt_tokens));
+  }
   if (cl.Has("session-idle-ttl-seconds")) {
     LIGER_ASSIGN_OR_RETURN(double ttl_seconds, cl.Double("session-idle-ttl-seconds", 0));
     if (!(ttl_seconds > 0)) {
@@ -145,6 +153,7 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
                          service::SchedulerMetrics::Create(metrics_registry));
   SchedulerOptions scheduler_options;
   scheduler_options.max_batch_size = flags.max_batch_size;
+  scheduler_options.max_stepped_prompt_tokens = flags.max_stepped_prompt_tokens;
   ModelRegistry models(
       flags.dtype, flags.device,
       [&](const std::string& name) { return scheduler_metrics->ForModel(name); },

@@ -35,14 +35,16 @@ void ActiveGeneration::Stop(absl::Status reason) {
   if (!stopped()) stop_reason_ = std::move(reason);
 }
 
+void ActiveGeneration::Start(const CausalLM& model) {
+  if (state_ != nullptr) return;
+  owned_state_ = model.NewState();
+  state_ = owned_state_.get();
+}
+
 absl::Status ActiveGeneration::Prefill(const CausalLM& model, int64_t max_tokens) {
   try {
-    if (state_ == nullptr) {
-      owned_state_ = model.NewState();
-      state_ = owned_state_.get();
-    }
-    const int64_t prompt_size = static_cast<int64_t>(request_.prompt.size());
-    const int64_t count = std::min(max_tokens, prompt_size - prefilled_);
+    Start(model);
+    const int64_t count = std::min(max_tokens, prompt_size() - prefilled_);
     absl::StatusOr<torch::Tensor> tokens =
         TokenTensor(absl::MakeConstSpan(request_.prompt).subspan(prefilled_, count));
     if (!tokens.ok()) return tokens.status();
@@ -61,13 +63,28 @@ absl::Status ActiveGeneration::Prefill(const CausalLM& model, int64_t max_tokens
 }
 
 bool ActiveGeneration::NeedsFeed() const {
+  if (!prefilled()) return !stopped();
   if (!pending_.has_value()) return false;
   return request_.session.has_value() || (!stopped() && !stream_.finished());
 }
 
+bool ActiveGeneration::SamplesAfterFeed() const {
+  const bool last_of_prompt = !prefilled() && prefilled_ + 1 == prompt_size();
+  return (prefilled() || last_of_prompt) && !stopped() && !stream_.finished();
+}
+
+void ActiveGeneration::Fed() {
+  if (prefilled()) {
+    pending_.reset();
+    return;
+  }
+  ++prefilled_;
+  if (observer_ != nullptr) observer_->OnPromptTokens(1);
+}
+
 absl::Status ActiveGeneration::Advance(const torch::Tensor& logits, int64_t row) {
-  pending_.reset();
-  if (stopped() || stream_.finished()) return absl::OkStatus();
+  Fed();
+  if (!ReadyToSample()) return absl::OkStatus();
   try {
     return SampleAndSend(logits, row);
   } catch (const c10::Error& e) {
@@ -76,8 +93,8 @@ absl::Status ActiveGeneration::Advance(const torch::Tensor& logits, int64_t row)
 }
 
 absl::Status ActiveGeneration::AdvanceChosen(int32_t token) {
-  pending_.reset();
-  if (stopped() || stream_.finished()) return absl::OkStatus();
+  Fed();
+  if (!ReadyToSample()) return absl::OkStatus();
   return Send(stream_.NextChosen(token));
 }
 

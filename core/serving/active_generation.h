@@ -31,24 +31,36 @@ class ActiveGeneration {
   void Stop(absl::Status reason);
   bool stopped() const { return !stop_reason_.ok(); }
 
-  // Feeds up to max_tokens more prompt tokens (the first call makes a fresh state when there is no
-  // session); once the whole prompt is in, samples and sends the first token.
+  // Makes the fresh state of a request without a session; before the first feed. May throw
+  // c10::Error.
+  void Start(const CausalLM& model);
+
+  // Feeds up to max_tokens more prompt tokens (starting the request first); once the whole prompt
+  // is in, samples and sends the first token.
   absl::Status Prefill(const CausalLM& model, int64_t max_tokens);
-  bool prefilled() const { return prefilled_ == static_cast<int64_t>(request_.prompt.size()); }
+  bool prefilled() const { return prefilled_ == prompt_size(); }
+  int64_t prompt_size() const { return static_cast<int64_t>(request_.prompt.size()); }
 
-  // Whether the next decode step must feed pending_token(): to go on sampling, or so that a
-  // session's state holds every token sent. Once prefilled and this is false, the request is over.
+  // Whether the next decode step must feed pending_token(): a prompt token not yet prefilled (a
+  // prompt can also be fed through decode steps, one token each), a token to go on sampling from,
+  // or the last token sent, so that a session's state holds every token sent. Once this is false
+  // the request is over.
   bool NeedsFeed() const;
-  int32_t pending_token() const { return *pending_; }
+  int32_t pending_token() const { return prefilled() ? *pending_ : request_.prompt[prefilled_]; }
   ModelState* state() const { return state_; }
+  // Whether the decode step that feeds pending_token() gives a token to sample: after the
+  // prompt's last token or a sampled one, unless the request is over.
+  bool SamplesAfterFeed() const;
 
-  // The decode step fed pending_token(); row `row` of logits [N, V] (on the CPU, see HostLogits)
-  // follows it. Samples and sends the next token unless the request is over.
+  // The decode step fed pending_token() and row `row` of logits [N, V] (on the CPU, see
+  // HostLogits) follows it; samples and sends the next token if SamplesAfterFeed() was true.
   absl::Status Advance(const torch::Tensor& logits, int64_t row);
+  // As Advance, for a row with nothing to sample.
+  void AdvanceUnsampled() { Fed(); }
 
   // Whether Advance needs the logits row, or AdvanceChosen with the row's argmax over the first
   // vocab() columns (skipping eos_ids() while MasksEos()) will do; see GenerationStream.
-  bool NeedsLogits() const { return !stopped() && !stream_.finished() && stream_.NeedsLogits(); }
+  bool NeedsLogits() const { return SamplesAfterFeed() && stream_.NeedsLogits(); }
   bool MasksEos() const { return stream_.MasksEos(); }
   absl::Span<const int32_t> eos_ids() const { return stream_.eos_ids(); }
   int64_t vocab() const { return stream_.vocab(); }
@@ -60,6 +72,9 @@ class ActiveGeneration {
   void Finish(const absl::Status& error);
 
  private:
+  // Records that pending_token() went into the state.
+  void Fed();
+  bool ReadyToSample() const { return prefilled() && !stopped() && !stream_.finished(); }
   // row as in LogitsRow: -1 is the last.
   absl::Status SampleAndSend(const torch::Tensor& logits, int64_t row);
   // Sends the token event the stream produced and keeps its token for the next feed.

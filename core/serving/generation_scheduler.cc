@@ -41,6 +41,10 @@ absl::StatusOr<std::unique_ptr<GenerationScheduler>> GenerationScheduler::Create
     return absl::InvalidArgumentError(
         absl::StrCat("max_prefill_tokens = ", options.max_prefill_tokens, " must be >= 1"));
   }
+  if (options.max_stepped_prompt_tokens < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_stepped_prompt_tokens = ", options.max_stepped_prompt_tokens, " must be >= 0"));
+  }
   std::unique_ptr<GenerationScheduler> scheduler(
       new GenerationScheduler(model, tokenizer, std::move(model_name), options, observer));
   try {
@@ -153,15 +157,38 @@ bool GenerationScheduler::WaitForWork() {
 }
 
 void GenerationScheduler::Admit() {
-  if (prefilling_ != nullptr || static_cast<int>(running_.size()) >= options_.max_batch_size) {
-    return;
+  std::vector<std::unique_ptr<ActiveGeneration>> stepped;
+  bool admitted = false;
+  {
+    absl::MutexLock lock(&mu_);
+    const auto occupied = [&] {
+      return running_.size() + stepped.size() + (prefilling_ != nullptr ? 1 : 0);
+    };
+    while (!waiting_.empty() && occupied() < static_cast<size_t>(options_.max_batch_size)) {
+      std::unique_ptr<ActiveGeneration>& next = waiting_.front();
+      if (!running_.empty() && next->prompt_size() <= options_.max_stepped_prompt_tokens) {
+        stepped.push_back(std::move(next));
+      } else if (prefilling_ == nullptr) {
+        prefilling_ = std::move(next);
+      } else {
+        break;  // oldest first: no overtaking the prompt that waits for the prefill
+      }
+      waiting_.pop_front();
+      ++running_count_;
+      admitted = true;
+    }
+    if (admitted) NotifyLoadLocked();
   }
-  absl::MutexLock lock(&mu_);
-  if (waiting_.empty()) return;
-  prefilling_ = std::move(waiting_.front());
-  waiting_.pop_front();
-  ++running_count_;
-  NotifyLoadLocked();
+  for (auto& generation : stepped) {
+    try {
+      generation->Start(model_);
+    } catch (const c10::Error& e) {
+      End(std::move(generation),
+          absl::InternalError(absl::StrCat("new state: ", e.what_without_backtrace())));
+      continue;
+    }
+    running_.push_back(std::move(generation));
+  }
 }
 
 void GenerationScheduler::StopDue() {
@@ -213,9 +240,16 @@ void GenerationScheduler::DecodeStep() {
   }
   if (observer_ != nullptr) observer_->OnDecodeStep(static_cast<int>(running_.size()));
   for (size_t b = 0; b < running_.size(); ++b) {
+    ActiveGeneration& generation = *running_[b];
     const int64_t full_row = choices->full_rows[b];
-    absl::Status s = full_row >= 0 ? running_[b]->Advance(choices->full_logits, full_row)
-                                   : running_[b]->AdvanceChosen(choices->argmax.tokens[b]);
+    absl::Status s;
+    if (full_row >= 0) {
+      s = generation.Advance(choices->full_logits, full_row);
+    } else if (full_row == kArgmaxRow) {
+      s = generation.AdvanceChosen(choices->argmax.tokens[b]);
+    } else {
+      generation.AdvanceUnsampled();
+    }
     if (!s.ok()) End(std::move(running_[b]), s);
   }
   EraseNullGenerations(running_);
@@ -225,11 +259,13 @@ absl::StatusOr<GenerationScheduler::StepChoices> GenerationScheduler::Choose(
     const torch::Tensor& logits) const {
   StepChoices choices;
   const auto n = static_cast<int64_t>(running_.size());
-  choices.full_rows.assign(n, -1);
+  choices.full_rows.assign(n, kArgmaxRow);
   std::vector<int64_t> full;  // rows whose whole distribution goes to the host
   int64_t greedy = -1;        // a row that needs only the argmax
   for (int64_t b = 0; b < n; ++b) {
-    if (running_[b]->NeedsLogits()) {
+    if (!running_[b]->SamplesAfterFeed()) {
+      choices.full_rows[b] = kUnsampledRow;
+    } else if (running_[b]->NeedsLogits()) {
       full.push_back(b);
     } else if (greedy < 0) {
       greedy = b;
@@ -246,7 +282,10 @@ absl::StatusOr<GenerationScheduler::StepChoices> GenerationScheduler::Choose(
     if (!argmax.ok()) return argmax.status();
     choices.argmax = *std::move(argmax);
     for (int64_t b = 0; b < n; ++b) {
-      if (!running_[b]->NeedsLogits() && !choices.argmax.usable[b]) full.push_back(b);
+      if (choices.full_rows[b] == kArgmaxRow && !running_[b]->NeedsLogits() &&
+          !choices.argmax.usable[b]) {
+        full.push_back(b);
+      }
     }
     std::sort(full.begin(), full.end());
   }

@@ -24,6 +24,10 @@ struct SchedulerOptions {
   int max_batch_size = 32;         // streams decoded together in one step (>= 1)
   int max_queue_length = 256;      // requests waiting for admission (>= 1)
   int64_t max_prefill_tokens = 512;  // prompt tokens prefilled per iteration (>= 1)
+  // Prompts of at most this many tokens that arrive while others decode join the batch at once
+  // and are fed one token per decode step, instead of stalling every stream for a prefill (whose
+  // cost on a GPU is mostly fixed, launch-bound, whatever the length). 0: always prefill.
+  int64_t max_stepped_prompt_tokens = 64;
 };
 
 struct SchedulerLoad {
@@ -34,9 +38,11 @@ struct SchedulerLoad {
 // Continuous batching for one model: concurrent requests decode together, one batched DecodeStep
 // per iteration, and join or leave the batch between steps. Each iteration of the worker thread
 //   1. ends requests that were cancelled or passed their deadline (within one step of the event),
-//   2. admits the oldest waiting request when a batch slot is free (the request being prefilled
-//      holds one) and prefills one chunk (at most max_prefill_tokens) of it, so running streams
-//      wait at most one chunk per step; its first token is sampled as soon as its prompt is in,
+//   2. admits waiting requests, oldest first, while batch slots are free (the request being
+//      prefilled holds one): a short prompt (max_stepped_prompt_tokens) joins a running batch
+//      directly, its tokens fed by the decode steps; any other prompt is prefilled, one request at a
+//      time and one chunk (at most max_prefill_tokens) per iteration, so running streams wait at
+//      most one chunk per step; its first token is sampled as soon as its prompt is in,
 //   3. runs one DecodeStep over every running stream and samples each stream's next token through
 //      its GenerationStream (the same code as Generate, so greedy output matches it).
 // Thread-safe; callbacks run on the worker thread.
@@ -76,13 +82,16 @@ class GenerationScheduler {
   bool WaitForWork();
   // Stops running requests that were cancelled or passed their deadline (all, once draining ends).
   void StopDue();
-  // Moves the oldest waiting request to prefilling_ when a batch slot is free.
+  // Moves waiting requests, oldest first, to running_ (short prompts, while others decode) or
+  // to prefilling_, while batch slots are free.
   void Admit();
   void PrefillStep();
   void DecodeStep();
   // How each running generation gets its next token from a decode step's logits [N, V].
+  static constexpr int64_t kArgmaxRow = -1;    // the row's token is its argmax
+  static constexpr int64_t kUnsampledRow = -2;  // nothing is sampled from the row
   struct StepChoices {
-    std::vector<int64_t> full_rows;  // per generation: its row of full_logits, or -1 for argmax
+    std::vector<int64_t> full_rows;  // per generation: its row of full_logits, or one of the above
     torch::Tensor full_logits;       // on the CPU
     ArgmaxChoices argmax;
   };

@@ -228,7 +228,9 @@ INSTANTIATE_TEST_SUITE_P(Models, SchedulerTest, ::testing::Values("teacher", "gl
 class SchedulerBehaviourTest : public SchedulerTest {};
 
 TEST_P(SchedulerBehaviourTest, RequestSubmittedWhileOthersRunStartsWithinOneStep) {
-  auto scheduler = MakeScheduler();
+  SchedulerOptions options;
+  options.max_stepped_prompt_tokens = 0;  // prefilled between two steps
+  auto scheduler = MakeScheduler(options);
   ASSERT_NE(scheduler, nullptr);
   StreamRecorder running(&observer_);
   ASSERT_TRUE(scheduler->Submit(running.Request(Encode("Far away"), Greedy(60))).ok());
@@ -244,6 +246,62 @@ TEST_P(SchedulerBehaviourTest, RequestSubmittedWhileOthersRunStartsWithinOneStep
   const std::vector<int> steps = running.steps_at_token();
   for (size_t i = 1; i < steps.size(); ++i) EXPECT_EQ(steps[i], steps[i - 1] + 1);
   EXPECT_EQ(running.tokens(), Alone(Encode("Far away"), Greedy(60)).tokens);
+}
+
+TEST_P(SchedulerBehaviourTest, ShortPromptJoiningRunningStreamsIsFedByTheirDecodeSteps) {
+  auto scheduler = MakeScheduler();
+  ASSERT_NE(scheduler, nullptr);
+  StreamRecorder running(&observer_);
+  ASSERT_TRUE(scheduler->Submit(running.Request(Encode("Far away"), Greedy(60))).ok());
+  ASSERT_TRUE(running.WaitTokens(5));
+  const std::vector<int32_t> prompt = Encode("Near here, by the old mill");
+  ASSERT_GE(prompt.size(), 4u);
+  const int64_t prompt_tokens_before = observer_.prompt_tokens();
+  StreamRecorder late(&observer_);
+  const int steps_at_submit = observer_.steps();
+  ASSERT_TRUE(scheduler->Submit(late.Request(prompt, Greedy(10))).ok());
+  ASSERT_TRUE(late.WaitEnd());
+  ASSERT_TRUE(late.end().status.ok()) << late.end().status;
+  // One decode step per prompt token (no prefill): the first token follows the prompt's last.
+  ASSERT_FALSE(late.steps_at_token().empty());
+  const int first = late.steps_at_token().front();
+  EXPECT_GE(first, steps_at_submit + static_cast<int>(prompt.size()));
+  EXPECT_LE(first, steps_at_submit + static_cast<int>(prompt.size()) + 1);
+  EXPECT_EQ(late.tokens(), Alone(prompt, Greedy(10)).tokens);
+  EXPECT_EQ(late.end().usage.prompt_tokens, static_cast<int64_t>(prompt.size()));
+  EXPECT_EQ(observer_.prompt_tokens() - prompt_tokens_before, static_cast<int64_t>(prompt.size()));
+  ASSERT_TRUE(running.WaitEnd());
+  const std::vector<int> steps = running.steps_at_token();
+  for (size_t i = 1; i < steps.size(); ++i) EXPECT_EQ(steps[i], steps[i - 1] + 1);
+  EXPECT_EQ(running.tokens(), Alone(Encode("Far away"), Greedy(60)).tokens);
+}
+
+TEST_P(SchedulerBehaviourTest, SessionTurnFedByDecodeStepsEqualsOneShotGeneration) {
+  auto store = MakeStore();
+  auto scheduler = MakeScheduler();
+  ASSERT_NE(scheduler, nullptr);
+  StreamRecorder running;
+  ASSERT_TRUE(scheduler->Submit(running.Request(Encode("Far away"), Greedy(100000))).ok());
+  ASSERT_TRUE(running.WaitTokens(1));
+  absl::StatusOr<SessionInfo> session = store->Create(GetParam(), model_->NewState());
+  ASSERT_TRUE(session.ok());
+  std::vector<int32_t> history;
+  for (const char* text : {"The little dog ran", " and then the cat"}) {
+    absl::StatusOr<std::vector<int32_t>> turn = tokenizer_->Encode(text, history.empty());
+    ASSERT_TRUE(turn.ok());
+    StreamRecorder stream;
+    GenerationRequest request = stream.Request(*turn, Greedy(6));
+    request.session = *store->Acquire(session->id);
+    ASSERT_TRUE(scheduler->Submit(std::move(request)).ok());
+    ASSERT_TRUE(stream.WaitEnd());
+    ASSERT_TRUE(stream.end().status.ok()) << stream.end().status;
+    history = Concat(history, *turn);
+    EXPECT_EQ(stream.tokens(), Alone(history, Greedy(6)).tokens) << text;
+    history = Concat(history, stream.tokens());
+    EXPECT_EQ(store->Get(session->id)->tokens, static_cast<int64_t>(history.size()));
+  }
+  running.Cancel();
+  ASSERT_TRUE(running.WaitEnd());
 }
 
 TEST_P(SchedulerBehaviourTest, CancelStopsWithinOneStepAndFreesTheSlot) {
@@ -414,6 +472,11 @@ TEST_P(SchedulerBehaviourTest, RejectsBadRequestsAndReleasesTheirSessions) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      GenerationScheduler::Create(*model_, *tokenizer_, "m", SchedulerOptions{1, 1, 1, -1}, nullptr)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 
   auto store = MakeStore();
   auto scheduler = MakeScheduler();
