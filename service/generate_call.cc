@@ -21,14 +21,15 @@ absl::Time GenerateCallDeadline(const grpc::CallbackServerContext& context) {
 
 }  // namespace
 
-GenerateCall::GenerateCall(std::unique_ptr<RpcScope> scope, SessionStore* sessions)
-    : QueuedWriteReactor(std::move(scope)), sessions_(sessions) {}
+GenerateCall::GenerateCall(std::unique_ptr<RpcScope> scope, SessionStore* sessions,
+                           SerialExecutor* writer)
+    : QueuedWriteReactor(std::move(scope), writer), sessions_(sessions) {}
 
 GenerateCall* GenerateCall::Start(grpc::CallbackServerContext* context,
                                   const v1::GenerateRequest& request,
                                   std::unique_ptr<RpcScope> scope, ModelRegistry* models,
-                                  SessionStore* sessions) {
-  auto* call = new GenerateCall(std::move(scope), sessions);
+                                  SessionStore* sessions, SerialExecutor* writer) {
+  auto* call = new GenerateCall(std::move(scope), sessions, writer);
   const absl::Status submitted = call->Submit(context, request, *models);
   // Nothing was submitted on error, so no callback can race this End.
   if (!submitted.ok()) call->End(submitted);

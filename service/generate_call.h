@@ -26,13 +26,15 @@ namespace liger::service {
 class GenerateCall final : public QueuedWriteReactor<v1::GenerateResponse> {
  public:
   // Starts the call (or ends it at once with the request's error) and returns the reactor to hand
-  // to gRPC. Every pointer must outlive the call; `scope` must be admitted.
+  // to gRPC. Every pointer must outlive the call; `scope` must be admitted. The messages are
+  // written from `writer`, not from the scheduler's thread (see QueuedWriteReactor).
   static GenerateCall* Start(grpc::CallbackServerContext* context,
                              const v1::GenerateRequest& request, std::unique_ptr<RpcScope> scope,
-                             ModelRegistry* models, SessionStore* sessions);
+                             ModelRegistry* models, SessionStore* sessions,
+                             SerialExecutor* writer);
 
  private:
-  GenerateCall(std::unique_ptr<RpcScope> scope, SessionStore* sessions);
+  GenerateCall(std::unique_ptr<RpcScope> scope, SessionStore* sessions, SerialExecutor* writer);
 
   // Resolves model and session and submits; on error nothing was submitted.
   absl::Status Submit(grpc::CallbackServerContext* context, const v1::GenerateRequest& request,

@@ -144,7 +144,8 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* LigerServiceImpl::Generate(
     return new FinishedWriteReactor<v1::GenerateResponse>(std::move(scope),
                                                           RpcScope::Rejection());
   }
-  return GenerateCall::Start(context, *request, std::move(scope), models_, sessions_);
+  return GenerateCall::Start(context, *request, std::move(scope), models_, sessions_,
+                             stream_writers_.Next());
 }
 
 // --- Sessions

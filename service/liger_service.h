@@ -18,6 +18,7 @@
 #include "service/service_metrics.h"
 #include "service/structured_logger.h"
 #include "service/unary_call.h"
+#include "service/write_executor_pool.h"
 
 namespace liger::service {
 
@@ -37,6 +38,10 @@ struct FineTuneDefaults {
 // streams the manager's updates (WatchJobCall).
 class LigerServiceImpl final : public v1::LigerService::CallbackService {
  public:
+  // Threads writing Generate streams: a write takes tens of microseconds, and a decode step of a
+  // large batch every couple of milliseconds brings one per stream.
+  static constexpr int kStreamWriterThreads = 4;
+
   // Every pointer must outlive the service. `on_models_changed` runs after each successful
   // LoadModel or UnloadModel, e.g. to update the health status.
   LigerServiceImpl(ModelRegistry* models, SessionStore* sessions, JobManager* jobs,
@@ -136,6 +141,9 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
   // so it is destroyed first: its remaining tasks may still hand loads to model_loads_.
   SerialExecutor model_loads_;
   SerialExecutor conversions_;
+  // Write Generate's token messages, so that the schedulers' decode loops never do. By the time the
+  // service is destroyed every call has ended, so no task is left to use the rest.
+  WriteExecutorPool stream_writers_{kStreamWriterThreads};
 };
 
 }  // namespace liger::service

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "service/rpc_scope.h"
+#include "service/serial_executor.h"
 
 namespace liger::service {
 
@@ -18,35 +19,37 @@ namespace liger::service {
 // the queue but never blocks the producer; End finishes the call once the queue is written. When
 // the client goes away (cancellation, deadline, a failed write) the queue is dropped, and the
 // subclass should stop producing (OnClientGone tells it, or it polls client_gone()); it must still
-// call End. Owns the call's scope, and deletes itself when gRPC is done.
+// call End. With a `writer`, Send and End only hand their message or status to it and return:
+// starting a write costs tens of microseconds of the caller's time (framing, often the socket
+// write itself), which a producer serving many streams per step, such as a decode loop, must not
+// pay. Owns the call's scope, and deletes itself when gRPC is done.
 template <typename Response>
 class QueuedWriteReactor : public grpc::ServerWriteReactor<Response> {
  public:
-  explicit QueuedWriteReactor(std::unique_ptr<RpcScope> scope) : scope_(std::move(scope)) {}
+  // writer (may be null: Send and End write from the caller's thread) must outlive the call.
+  explicit QueuedWriteReactor(std::unique_ptr<RpcScope> scope, SerialExecutor* writer = nullptr)
+      : scope_(std::move(scope)), writer_(writer) {}
 
   RpcScope& scope() { return *scope_; }
 
   // Queues a message; dropped when the client is gone. Not after End.
   void Send(Response response) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (client_gone_) return;
-      queue_.push_back(std::move(response));
+    if (writer_ != nullptr) {
+      writer_->Schedule([this, r = std::move(response)]() mutable { Enqueue(std::move(r)); });
+    } else {
+      Enqueue(std::move(response));
     }
-    Advance();
   }
 
   // Finishes with `status` (CANCELLED when it is OK but the client is gone) after the queued
   // messages. Call once, from any thread; nothing of this object may be used afterwards.
   void End(const absl::Status& status) {
-    {
-      absl::MutexLock lock(&mu_);
-      end_status_ = status.ok() && client_gone_
-                        ? absl::CancelledError("the client went away before the end of the stream")
-                        : status;
-      ended_ = true;
+    if (writer_ != nullptr) {
+      // The writer runs this after every message Sent before, and nothing of this call after it.
+      writer_->Schedule([this, status] { EndNow(status); });
+    } else {
+      EndNow(status);
     }
-    Advance();
   }
 
  protected:
@@ -63,6 +66,26 @@ class QueuedWriteReactor : public grpc::ServerWriteReactor<Response> {
   }
 
  private:
+  void Enqueue(Response response) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (client_gone_) return;
+      queue_.push_back(std::move(response));
+    }
+    Advance();
+  }
+
+  void EndNow(const absl::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      end_status_ = status.ok() && client_gone_
+                        ? absl::CancelledError("the client went away before the end of the stream")
+                        : status;
+      ended_ = true;
+    }
+    Advance();
+  }
+
   void Advance() {
     const Response* to_write = nullptr;
     absl::Status finish_status;
@@ -112,6 +135,7 @@ class QueuedWriteReactor : public grpc::ServerWriteReactor<Response> {
   void OnDone() override { delete this; }
 
   const std::unique_ptr<RpcScope> scope_;
+  SerialExecutor* const writer_;
   absl::Mutex mu_;
   std::deque<Response> queue_ ABSL_GUARDED_BY(mu_);  // the front one is in flight while writing_
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
