@@ -8,6 +8,7 @@
 #include "core/model/layer_checkpoint.h"
 #ifdef LIGER_WITH_CUDA
 #include "core/model/ops/fused_elementwise.h"
+#include "core/model/ops/fused_small_batch_linear.h"
 #endif
 #include "core/model/rms_norm.h"
 #include "core/model/softmax_attention.h"
@@ -17,6 +18,9 @@ namespace liger {
 namespace {
 
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+#ifdef LIGER_WITH_CUDA
+  if (SmallBatchLinearApplies(x, w, b)) return SmallBatchLinear(x, w, b);
+#endif
   return b.defined() ? torch::linear(x, w, b) : torch::linear(x, w);
 }
 
@@ -182,7 +186,7 @@ torch::Tensor Transformer::RunLayer(size_t i, torch::Tensor x, const torch::Tens
 }
 
 torch::Tensor Transformer::Logits(const torch::Tensor& hidden) const {
-  return torch::linear(hidden, weights_.lm_head).to(torch::kFloat32);
+  return Linear(hidden, weights_.lm_head, torch::Tensor()).to(torch::kFloat32);
 }
 
 absl::Status Transformer::CheckTokens(const torch::Tensor& tokens, int64_t dims) const {
