@@ -36,8 +36,13 @@ commands:
             [--session-budget-bytes B] [--session-idle-ttl-seconds S] [--log-format text|json]
             [--shutdown-grace-seconds 10] [--dtype float32|bfloat16] [--device cpu|cuda]
             [--jobs-dir DIR] (fine-tuning jobs kept there survive restarts and resume)
+            [--path-root DIR ...] (paths in requests must resolve inside one; relative ones
+            start at the first; without it requests may name any path)
             [--max-batch-size 32] (streams decoded together in one step)
             [--max-stepped-prompt-tokens 64] (shorter prompts join running decode steps)
+            [--max-prompt-tokens 131072] [--max-new-tokens 16384] (per request)
+            [--max-request-bytes 4194304] (gRPC messages and HTTP bodies)
+            [--max-pending-jobs 16] (fine-tuning jobs queued or running)
             [--http-port P] (OpenAI-compatible /v1/completions and /v1/chat/completions with
             server-sent events, /v1/sessions, and a streaming demo page at /)
   session   create|list --server HOST:PORT [--model-name NAME]

@@ -1,6 +1,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/model_flags.h"
 #include "core/hosting/model_registry.h"
+#include "core/io/path_confinement.h"
 #include "core/util/status_macros.h"
 #include "service/grpc_log_bridge.h"
 #include "service/http/openai_http_server.h"
@@ -36,12 +38,17 @@ struct ServeFlags {
   std::string device;
   std::string host;
   std::string jobs_dir;  // empty: fine-tuning jobs are kept in memory only
+  PathConfinement paths;  // of the paths requests name
   int port = 0;
   int metrics_port = -1;  // -1: no metrics endpoint
   int http_port = -1;     // -1: no HTTP (OpenAI-compatible) endpoint
   int64_t session_budget_bytes = 0;
   int max_batch_size = 0;
   int64_t max_stepped_prompt_tokens = 0;
+  int64_t max_prompt_tokens = 0;
+  int64_t max_new_tokens = 0;
+  int max_request_bytes = 0;
+  int max_pending_jobs = 0;
   absl::Duration session_idle_ttl = absl::InfiniteDuration();
   absl::Duration grace;
   service::LogFormat log_format = service::LogFormat::kText;
@@ -57,11 +64,23 @@ absl::StatusOr<int> ServePortFlag(const CommandLine& cl, const std::string& name
   return static_cast<int>(port);
 }
 
+// A limit flag: a count in [1, max].
+absl::StatusOr<int64_t> LimitFlag(const CommandLine& cl, const std::string& name, int64_t fallback,
+                                  int64_t max) {
+  LIGER_ASSIGN_OR_RETURN(int64_t value, cl.Int(name, fallback));
+  if (value < 1 || value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flag --", name, " must be in [1, ", max, "], got ", value));
+  }
+  return value;
+}
+
 absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args) {
   std::set<std::string> known = ModelFlagNames();
   known.insert({"model-name", "host", "port", "metrics-port", "session-budget-bytes",
-                "session-idle-ttl-seconds", "log-format", "shutdown-grace-seconds", "jobs-dir",
-                "max-batch-size", "max-stepped-prompt-tokens", "http-port"});
+                "session-idle-ttl-seconds", "log-format", "shutdown-grace-seconds", "jobs-dir", "path-root",
+                "max-batch-size", "max-stepped-prompt-tokens",
+                "max-prompt-tokens", "max-new-tokens", "max-request-bytes", "max-pending-jobs", "http-port"});
   LIGER_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(args, known));
   ServeFlags flags;
   LIGER_ASSIGN_OR_RETURN(flags.model_dir, cl.Required("model"));
@@ -99,6 +118,21 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
                                                    kServeMaxBatchSize, "], got ", max_batch_size));
   }
   flags.max_batch_size = static_cast<int>(max_batch_size);
+  LIGER_ASSIGN_OR_RETURN(flags.paths, PathConfinement::Create(cl.All("path-root")));
+  constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+  LIGER_ASSIGN_OR_RETURN(flags.max_prompt_tokens,
+                         LimitFlag(cl, "max-prompt-tokens", SchedulerOptions().max_prompt_tokens,
+                                   int64_t{1} << 40));
+  LIGER_ASSIGN_OR_RETURN(flags.max_new_tokens,
+                         LimitFlag(cl, "max-new-tokens", SchedulerOptions().max_new_tokens, kIntMax));
+  LIGER_ASSIGN_OR_RETURN(
+      int64_t max_request_bytes,
+      LimitFlag(cl, "max-request-bytes", service::ServerOptions().max_request_bytes, kIntMax));
+  flags.max_request_bytes = static_cast<int>(max_request_bytes);
+  LIGER_ASSIGN_OR_RETURN(
+      int64_t max_pending_jobs,
+      LimitFlag(cl, "max-pending-jobs", service::ServerOptions().max_pending_jobs, 1 << 20));
+  flags.max_pending_jobs = static_cast<int>(max_pending_jobs);
   LIGER_ASSIGN_OR_RETURN(flags.max_stepped_prompt_tokens,
                          cl.Int("max-stepped-prompt-tokens",
                                 SchedulerOptions().max_stepped_prompt_tokens));
@@ -154,6 +188,8 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   SchedulerOptions scheduler_options;
   scheduler_options.max_batch_size = flags.max_batch_size;
   scheduler_options.max_stepped_prompt_tokens = flags.max_stepped_prompt_tokens;
+  scheduler_options.max_prompt_tokens = flags.max_prompt_tokens;
+  scheduler_options.max_new_tokens = flags.max_new_tokens;
   ModelRegistry models(
       flags.dtype, flags.device,
       [&](const std::string& name) { return scheduler_metrics->ForModel(name); },
@@ -175,6 +211,9 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   // Jobs run RunFineTune (the server's default runner) in the serving dtype and device unless a
   // request says otherwise; with --jobs-dir they survive restarts.
   server_options.jobs_dir = flags.jobs_dir;
+  server_options.paths = flags.paths;
+  server_options.max_request_bytes = flags.max_request_bytes;
+  server_options.max_pending_jobs = flags.max_pending_jobs;
   server_options.fine_tune_dtype = flags.dtype;
   server_options.fine_tune_device = flags.device;
   LIGER_ASSIGN_OR_RETURN(
@@ -184,7 +223,8 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   if (flags.metrics_port >= 0) {
     LIGER_RETURN_IF_ERROR(metrics_http.Start(flags.host, flags.metrics_port));
   }
-  service::http::OpenAiHttpServer http(&models, server->sessions(), service::http::WebPage());
+  service::http::OpenAiHttpServer http(&models, server->sessions(), service::http::WebPage(),
+                                       static_cast<size_t>(flags.max_request_bytes));
   if (flags.http_port >= 0) LIGER_RETURN_IF_ERROR(http.Start(flags.host, flags.http_port));
 
   // The lines scripts and tests wait for, on stdout; logs go to stderr.

@@ -37,6 +37,7 @@ absl::StatusOr<std::unique_ptr<JobManager>> NewServerJobManager(const ServerOpti
     };
   }
   jobs.jobs_dir = options.jobs_dir;
+  jobs.max_pending_jobs = options.max_pending_jobs;
   jobs.on_error = [logger](const absl::Status& status) {
     logger->Error("fine-tuning jobs", {{"error", status.ToString()}});
   };
@@ -54,7 +55,8 @@ LigerServer::LigerServer(const ServerOptions& options, ModelRegistry* models,
       jobs_(std::move(jobs)),
       service_(std::make_unique<LigerServiceImpl>(
           models, sessions_.get(), jobs_.get(),
-          FineTuneDefaults{options.fine_tune_dtype, options.fine_tune_device}, &gate_, metrics,
+          FineTuneDefaults{options.fine_tune_dtype, options.fine_tune_device}, options.paths,
+          &gate_, metrics,
           logger, [this] { UpdateHealth(); })) {}
 
 absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOptions& options,
@@ -64,6 +66,10 @@ absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOpti
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("port ", options.port, " is outside [0, 65535]"));
+  }
+  if (options.max_request_bytes < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_request_bytes = ", options.max_request_bytes, " must be >= 1"));
   }
   // Both are process-wide switches that builders read when they build.
   grpc::EnableDefaultHealthCheckService(true);
@@ -85,6 +91,7 @@ absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOpti
   // gRPC sets SO_REUSEPORT by default, which would let a second server share a port in use and
   // silently split its traffic; a taken port must be an error instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(options.max_request_bytes);
   builder.RegisterService(server->service_.get());
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (grpc_server == nullptr || selected_port == 0) {

@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/hosting/model_registry.h"
+#include "core/io/path_confinement.h"
 #include "core/jobs/job_manager.h"
 #include "core/serving/session_store.h"
 #include "service/drain_gate.h"
@@ -30,6 +31,12 @@ struct ServerOptions {
   FineTuneRunner fine_tune_runner;
   std::string fine_tune_dtype = "float32";
   std::string fine_tune_device = "cpu";
+  // Where the paths that requests name (LoadModel, Convert, FineTune) may lead; default: anywhere.
+  PathConfinement paths;
+  // The largest request message taken (>= 1); gRPC refuses bigger ones with RESOURCE_EXHAUSTED.
+  int max_request_bytes = 4 << 20;
+  // Fine-tuning jobs queued or running at once (JobManagerOptions::max_pending_jobs).
+  int max_pending_jobs = 16;
 };
 
 // The gRPC server of `liger serve`: liger.v1.LigerService, grpc.health.v1.Health (SERVING while at
@@ -40,7 +47,8 @@ struct ServerOptions {
 class LigerServer {
  public:
   // Starts serving. The registry, metrics and logger must outlive the server. INVALID_ARGUMENT for
-  // a port outside [0, 65535] or a session budget or TTL that is not positive; UNAVAILABLE when
+  // a port outside [0, 65535], a request size or job limit below 1, or a session budget or TTL
+  // that is not positive; UNAVAILABLE when
   // host:port cannot be bound; the jobs directory's errors (JobManager::Create).
   static absl::StatusOr<std::unique_ptr<LigerServer>> Start(const ServerOptions& options,
                                                             ModelRegistry* models,

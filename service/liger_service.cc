@@ -22,13 +22,15 @@
 namespace liger::service {
 
 LigerServiceImpl::LigerServiceImpl(ModelRegistry* models, SessionStore* sessions, JobManager* jobs,
-                                   FineTuneDefaults fine_tune_defaults, DrainGate* gate,
+                                   FineTuneDefaults fine_tune_defaults, PathConfinement paths,
+                                   DrainGate* gate,
                                    ServiceMetrics* metrics, StructuredLogger* logger,
                                    std::function<void()> on_models_changed)
     : models_(models),
       sessions_(sessions),
       jobs_(jobs),
       fine_tune_defaults_(std::move(fine_tune_defaults)),
+      paths_(std::move(paths)),
       gate_(gate),
       metrics_(metrics),
       logger_(logger),
@@ -42,6 +44,9 @@ grpc::ServerUnaryReactor* LigerServiceImpl::LoadModel(grpc::CallbackServerContex
                                                       v1::LoadModelResponse* response) {
   auto* call = new UnaryCall(NewScope(context, "LoadModel"));
   absl::StatusOr<ModelLoadSpec> spec = LoadSpecFromProto(*request);
+  if (spec.ok()) {
+    if (absl::Status confined = Confine(spec->model_dir); !confined.ok()) spec = confined;
+  }
   if (!call->scope().admitted() || !spec.ok()) {
     call->FinishWith(call->scope().admitted() ? spec.status() : RpcScope::Rejection());
     return call;
@@ -232,16 +237,19 @@ grpc::ServerWriteReactor<v1::ConvertResponse>* LigerServiceImpl::Convert(
   absl::Status refused = scope->admitted() ? absl::OkStatus() : RpcScope::Rejection();
   absl::StatusOr<ConversionOptions> options = ConversionOptionsFromProto(*request);
   if (refused.ok()) refused = options.status();
+  v1::ConvertRequest confined = *request;
+  if (refused.ok()) refused = Confine(*confined.mutable_model_dir());
+  if (refused.ok()) refused = Confine(*confined.mutable_output_dir());
   if (refused.ok() && !request->load_as().empty()) {
     refused = ModelRegistry::ValidateModelName(request->load_as());
   }
   if (!refused.ok()) {
     return new FinishedWriteReactor<v1::ConvertResponse>(std::move(scope), refused);
   }
-  scope->AddLogField("model_dir", request->model_dir());
-  scope->AddLogField("output_dir", request->output_dir());
+  scope->AddLogField("model_dir", confined.model_dir());
+  scope->AddLogField("output_dir", confined.output_dir());
   auto* call = new ConvertCall(std::move(scope));
-  conversions_.Schedule([this, call, request = *request, options = *std::move(options)] {
+  conversions_.Schedule([this, call, request = std::move(confined), options = *std::move(options)] {
     call->Run(request, options, *models_, model_loads_, on_models_changed_);
   });
   return call;
@@ -264,6 +272,10 @@ absl::Status LigerServiceImpl::DoFineTune(const v1::FineTuneRequest& request, Rp
   LIGER_ASSIGN_OR_RETURN(
       FineTuneOptions options,
       FineTuneOptionsFromProto(request, fine_tune_defaults_.dtype, fine_tune_defaults_.device));
+  for (std::string* path :
+       {&options.model_dir, &options.output_dir, &options.train_data, &options.eval_data}) {
+    if (!path->empty()) LIGER_RETURN_IF_ERROR(Confine(*path));
+  }
   LIGER_ASSIGN_OR_RETURN(JobSnapshot job, jobs_->Submit(options));
   scope.AddLogField("job_id", job.id);
   JobSnapshotToProto(job, response->mutable_job());
@@ -340,6 +352,11 @@ void LigerServiceImpl::ScheduleModelWork(grpc::CallbackServerContext* context, U
                          ? absl::CancelledError("the client cancelled the request")
                          : work(call->scope()));
   });
+}
+
+absl::Status LigerServiceImpl::Confine(std::string& path) const {
+  LIGER_ASSIGN_OR_RETURN(path, paths_.Resolve(path));
+  return absl::OkStatus();
 }
 
 }  // namespace liger::service

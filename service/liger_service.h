@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "core/hosting/model_registry.h"
+#include "core/io/path_confinement.h"
 #include "core/jobs/job_manager.h"
 #include "core/serving/session_store.h"
 #include "liger/v1/liger.grpc.pb.h"
@@ -44,8 +45,9 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
 
   // Every pointer must outlive the service. `on_models_changed` runs after each successful
   // LoadModel or UnloadModel, e.g. to update the health status.
+  // `paths` confines the directories and files requests name.
   LigerServiceImpl(ModelRegistry* models, SessionStore* sessions, JobManager* jobs,
-                   FineTuneDefaults fine_tune_defaults, DrainGate* gate, ServiceMetrics* metrics,
+                   FineTuneDefaults fine_tune_defaults, PathConfinement paths, DrainGate* gate, ServiceMetrics* metrics,
                    StructuredLogger* logger, std::function<void()> on_models_changed);
 
   grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
@@ -128,10 +130,14 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
   template <typename Work>
   void ScheduleModelWork(grpc::CallbackServerContext* context, UnaryCall* call, Work work);
 
+  // Replaces a path that a request names with the one to use (PathConfinement::Resolve).
+  absl::Status Confine(std::string& path) const;
+
   ModelRegistry* const models_;
   SessionStore* const sessions_;
   JobManager* const jobs_;
   const FineTuneDefaults fine_tune_defaults_;
+  const PathConfinement paths_;
   DrainGate* const gate_;
   ServiceMetrics* const metrics_;
   StructuredLogger* const logger_;

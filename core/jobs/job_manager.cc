@@ -13,6 +13,10 @@ namespace liger {
 
 absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(JobManagerOptions options) {
   if (!options.runner) return absl::InvalidArgumentError("the job manager needs a runner");
+  if (options.max_pending_jobs < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_pending_jobs = ", options.max_pending_jobs, " must be >= 1"));
+  }
   std::unique_ptr<JobStore> store;
   if (!options.jobs_dir.empty()) {
     LIGER_ASSIGN_OR_RETURN(store, JobStore::Open(options.jobs_dir));
@@ -67,6 +71,12 @@ absl::StatusOr<JobSnapshot> JobManager::Submit(const FineTuneOptions& options) {
   LIGER_ASSIGN_OR_RETURN(std::string id, NewSessionId());
   absl::MutexLock lock(&mu_);
   if (shutting_down_) return absl::UnavailableError("the job manager is shutting down");
+  const size_t pending = queue_.size() + (running_id_.empty() ? 0 : 1);
+  if (pending >= static_cast<size_t>(options_.max_pending_jobs)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(pending, " fine-tuning jobs are already queued or running, as many as the "
+                              "server takes (--max-pending-jobs); retry when one has ended"));
+  }
   for (const auto& [other_id, other] : jobs_) {
     if (!IsTerminalJobState(other.snapshot.state) &&
         other.snapshot.options.output_dir == options.output_dir) {

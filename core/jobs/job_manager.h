@@ -36,6 +36,9 @@ struct JobManagerOptions {
   // Problems that do not stop the manager (a corrupt job file skipped, a record
   // that could not be saved), e.g. for the server's log. May be empty.
   std::function<void(const absl::Status&)> on_error;
+  // Jobs queued or running at once (>= 1); Submit refuses more with RESOURCE_EXHAUSTED, so a
+  // client cannot pile up work (and records) without bound.
+  int max_pending_jobs = 16;
 };
 
 // Fine-tuning jobs, run one at a time in submission order on a thread of the

@@ -41,6 +41,11 @@ absl::StatusOr<std::unique_ptr<GenerationScheduler>> GenerationScheduler::Create
     return absl::InvalidArgumentError(
         absl::StrCat("max_prefill_tokens = ", options.max_prefill_tokens, " must be >= 1"));
   }
+  if (options.max_prompt_tokens < 1 || options.max_new_tokens < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_prompt_tokens = ", options.max_prompt_tokens, " and max_new_tokens = ",
+                     options.max_new_tokens, " must be >= 1"));
+  }
   if (options.max_stepped_prompt_tokens < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_stepped_prompt_tokens = ", options.max_stepped_prompt_tokens, " must be >= 0"));
@@ -70,6 +75,16 @@ GenerationScheduler::GenerationScheduler(const CausalLM& model, const Tokenizer&
 GenerationScheduler::~GenerationScheduler() { Shutdown(absl::ZeroDuration()); }
 
 absl::Status GenerationScheduler::Submit(GenerationRequest request) {
+  if (static_cast<int64_t>(request.prompt.size()) > options_.max_prompt_tokens) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the prompt has ", request.prompt.size(), " tokens, more than the ",
+                     options_.max_prompt_tokens, " a request may have on this server"));
+  }
+  if (request.options.max_new_tokens > options_.max_new_tokens) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_new_tokens = ", request.options.max_new_tokens, " is more than the ",
+                     options_.max_new_tokens, " a request may ask for on this server"));
+  }
   int64_t state_tokens = 0;
   if (request.session.has_value()) {
     if (!request.session->held()) {

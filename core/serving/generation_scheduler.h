@@ -28,6 +28,10 @@ struct SchedulerOptions {
   // and are fed one token per decode step, instead of stalling every stream for a prefill (whose
   // cost on a GPU is mostly fixed, launch-bound, whatever the length). 0: always prefill.
   int64_t max_stepped_prompt_tokens = 64;
+  // Per request (>= 1 each): Submit refuses a longer prompt or a larger max_new_tokens with
+  // INVALID_ARGUMENT, so no single request can hold a batch slot or the prefill for long.
+  int64_t max_prompt_tokens = 131072;
+  int64_t max_new_tokens = 16384;
 };
 
 struct SchedulerLoad {
@@ -61,7 +65,7 @@ class GenerationScheduler {
 
   // Queues a request; its callbacks then report it (on_end exactly once). On error nothing is
   // called and the session lease, if any, is released unchanged: INVALID_ARGUMENT for bad options
-  // or prompt (see GenerationStream::Create) or a lease not held, FAILED_PRECONDITION for a session
+  // or prompt (see GenerationStream::Create), either over its limit, or a lease not held, FAILED_PRECONDITION for a session
   // of another model, RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE once shutting down.
   absl::Status Submit(GenerationRequest request);
 

@@ -37,8 +37,12 @@ std::string Event(const std::string& data) { return absl::StrCat("data: ", data,
 }  // namespace
 
 OpenAiHttpServer::OpenAiHttpServer(ModelRegistry* models, SessionStore* sessions,
-                                   std::string web_page)
-    : models_(models), sessions_(sessions), web_page_(std::move(web_page)), listener_("HTTP") {}
+                                   std::string web_page, size_t max_request_bytes)
+    : models_(models),
+      sessions_(sessions),
+      web_page_(std::move(web_page)),
+      max_request_bytes_(max_request_bytes),
+      listener_("HTTP") {}
 
 OpenAiHttpServer::~OpenAiHttpServer() { Stop(); }
 
@@ -157,6 +161,23 @@ void OpenAiHttpServer::HandleCompletion(const httplib::Request& request,
 absl::Status OpenAiHttpServer::Start(const std::string& host, int port) {
   auto server = std::make_unique<httplib::Server>();
   server->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+  server->set_payload_max_length(max_request_bytes_);
+  // Errors httplib answers itself (an oversized body, an unknown path) get the same JSON body as
+  // the handlers' errors.
+  server->set_error_handler([limit = max_request_bytes_](const httplib::Request& request,
+                                                         httplib::Response& response) {
+    if (!response.body.empty()) return;
+    absl::Status error;
+    if (response.status == 413) {
+      error = absl::ResourceExhaustedError(
+          absl::StrCat("the request body is larger than the server takes (", limit, " bytes)"));
+    } else if (response.status == 404) {
+      error = absl::NotFoundError(absl::StrCat("no endpoint ", request.method, " ", request.path));
+    } else {
+      error = absl::UnknownError(absl::StrCat("HTTP status ", response.status));
+    }
+    response.set_content(ErrorJson(error), "application/json");
+  });
   server->Post("/v1/completions", [this](const httplib::Request& request, httplib::Response& response) {
     HandleCompletion(request, response, /*chat=*/false);
   });

@@ -29,8 +29,10 @@ class StreamedGeneration;
 // with the HTTP status for their code and OpenAI's {"error": {...}} body.
 class OpenAiHttpServer {
  public:
-  // The registry and the store must outlive the server.
-  OpenAiHttpServer(ModelRegistry* models, SessionStore* sessions, std::string web_page);
+  // The registry and the store must outlive the server. Request bodies over max_request_bytes get
+  // 413 Payload Too Large.
+  OpenAiHttpServer(ModelRegistry* models, SessionStore* sessions, std::string web_page,
+                   size_t max_request_bytes);
   ~OpenAiHttpServer();
   OpenAiHttpServer(const OpenAiHttpServer&) = delete;
   OpenAiHttpServer& operator=(const OpenAiHttpServer&) = delete;
@@ -55,6 +57,7 @@ class OpenAiHttpServer {
   ModelRegistry* const models_;
   SessionStore* const sessions_;
   const std::string web_page_;
+  const size_t max_request_bytes_;
   metrics::HttpListener listener_;
   absl::Mutex mu_;
   std::set<std::shared_ptr<StreamedGeneration>> active_ ABSL_GUARDED_BY(mu_);

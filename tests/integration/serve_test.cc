@@ -327,6 +327,12 @@ TEST(ServeFlagsTest, BadFlagsAndModelsFailWithOneClearLine) {
       {"--model", ServeTestModelDir(), "--max-batch-size", "0"},
       {"--model", ServeTestModelDir(), "--max-batch-size", "4097"},
       {"--model", ServeTestModelDir(), "--jobs-dir", ""},
+      {"--model", ServeTestModelDir(), "--max-stepped-prompt-tokens", "-1"},
+      {"--model", ServeTestModelDir(), "--max-prompt-tokens", "0"},
+      {"--model", ServeTestModelDir(), "--max-new-tokens", "0"},
+      {"--model", ServeTestModelDir(), "--max-request-bytes", "0"},
+      {"--model", ServeTestModelDir(), "--max-pending-jobs", "0"},
+      {"--model", ServeTestModelDir(), "--path-root", SourceDir() + "/no-such-root"},
       {"--model", ServeTestModelDir(), "--dtype", "int4"},
       {"--model", ServeTestModelDir(), "--frobnicate"},
   };

@@ -159,6 +159,76 @@ TEST_F(LigerServerTest, LoadModelErrorsHaveSpecificCodes) {
   EXPECT_EQ(load(request).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(LigerServerTest, RequestPathsAreConfinedToTheRoots) {
+  ServerOptions options = LocalServerOptions(0);
+  absl::StatusOr<PathConfinement> paths =
+      PathConfinement::Create({liger::testing::SourceDir() + "/models"});
+  ASSERT_TRUE(paths.ok()) << paths.status();
+  options.paths = *paths;
+  absl::StatusOr<std::unique_ptr<LigerServer>> confined =
+      LigerServer::Start(options, &models_, metrics_.get(), &logger_);
+  ASSERT_TRUE(confined.ok()) << confined.status();
+  auto stub = v1::LigerService::NewStub(
+      grpc::CreateChannel((*confined)->address(), grpc::InsecureChannelCredentials()));
+
+  const auto load = [&](const std::string& model_dir) {
+    v1::LoadModelRequest request;
+    request.set_name("confined");
+    request.set_model_dir(model_dir);
+    v1::LoadModelResponse response;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    return stub->LoadModel(&context, request, &response);
+  };
+  EXPECT_EQ(load("/etc").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(load("../models/llama3-tiny").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const grpc::Status inside = load("llama3-tiny");  // relative: from the root
+  EXPECT_TRUE(inside.ok()) << inside.error_message();
+
+  v1::ConvertRequest convert;
+  convert.set_model_dir("llama3-tiny");
+  convert.set_output_dir(::testing::TempDir() + "liger-escaped-conversion");
+  convert.set_variant(v1::LIGER_VARIANT_GLA);
+  grpc::ClientContext convert_context;
+  SetDeadline(&convert_context);
+  std::unique_ptr<grpc::ClientReader<v1::ConvertResponse>> reader =
+      stub->Convert(&convert_context, convert);
+  v1::ConvertResponse ignored;
+  while (reader->Read(&ignored)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  v1::FineTuneRequest fine_tune;
+  fine_tune.set_model_dir("llama3-tiny");
+  fine_tune.set_output_dir("never-written");
+  fine_tune.set_train_data("/etc/passwd");
+  v1::FineTuneResponse job;
+  grpc::ClientContext fine_tune_context;
+  SetDeadline(&fine_tune_context);
+  EXPECT_EQ(stub->FineTune(&fine_tune_context, fine_tune, &job).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(LigerServerTest, OversizedRequestsAreResourceExhausted) {
+  ServerOptions options = LocalServerOptions(0);
+  options.max_request_bytes = 1024;
+  absl::StatusOr<std::unique_ptr<LigerServer>> small =
+      LigerServer::Start(options, &models_, metrics_.get(), &logger_);
+  ASSERT_TRUE(small.ok()) << small.status();
+  auto stub = v1::LigerService::NewStub(
+      grpc::CreateChannel((*small)->address(), grpc::InsecureChannelCredentials()));
+  v1::TokenizeRequest request;
+  request.set_text(std::string(4096, 'a'));
+  v1::TokenizeResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  EXPECT_EQ(stub->Tokenize(&context, request, &response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  options.max_request_bytes = 0;
+  EXPECT_EQ(LigerServer::Start(options, &models_, metrics_.get(), &logger_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(LigerServerTest, ListModelsIsOrderedByName) {
   ASSERT_TRUE(LoadTiny("zeta").ok());
   ASSERT_TRUE(LoadTiny("alpha").ok());

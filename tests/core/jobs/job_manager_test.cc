@@ -110,9 +110,11 @@ class JobManagerTest : public ::testing::Test {
     return options;
   }
 
-  std::unique_ptr<JobManager> NewManager(FakeRunner& runner, const std::string& jobs_dir = "") {
+  std::unique_ptr<JobManager> NewManager(FakeRunner& runner, const std::string& jobs_dir = "",
+                                         int max_pending_jobs = 16) {
     JobManagerOptions options;
     options.runner = runner.AsRunner();
+    options.max_pending_jobs = max_pending_jobs;
     options.jobs_dir = jobs_dir;
     options.on_error = [this](const absl::Status& status) {
       absl::MutexLock lock(&errors_mu_);
@@ -248,6 +250,30 @@ TEST_F(JobManagerTest, CancelsQueuedJobsAtOnceAndRunningOnesWhenTheyStop) {
   AwaitState(*manager, first->id, JobState::kCancelled);
   EXPECT_EQ(runner.runs().size(), 1u);  // the queued one never ran
   EXPECT_EQ(manager->Cancel("no-such-job").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(JobManagerTest, PendingJobsAreLimited) {
+  FakeRunner runner(UntilStopped);
+  std::unique_ptr<JobManager> manager = NewManager(runner, "", /*max_pending_jobs=*/2);
+  absl::StatusOr<JobSnapshot> first = manager->Submit(Options("first"));
+  absl::StatusOr<JobSnapshot> second = manager->Submit(Options("second"));
+  ASSERT_TRUE(first.ok() && second.ok());
+  AwaitState(*manager, first->id, JobState::kRunning);
+  const absl::Status third = manager->Submit(Options("third")).status();
+  EXPECT_EQ(third.code(), absl::StatusCode::kResourceExhausted) << third;
+  EXPECT_EQ(manager->List().size(), 2u);
+  // A slot frees when a job ends, queued or running.
+  ASSERT_TRUE(manager->Cancel(second->id).ok());
+  EXPECT_TRUE(manager->Submit(Options("third")).ok());
+  EXPECT_EQ(manager->Submit(Options("fourth")).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(manager->Cancel(first->id).ok());
+  AwaitState(*manager, first->id, JobState::kCancelled);
+
+  JobManagerOptions zero;
+  zero.runner = runner.AsRunner();
+  zero.max_pending_jobs = 0;
+  EXPECT_EQ(JobManager::Create(std::move(zero)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // Collects what a watch delivers.

@@ -74,6 +74,9 @@ const LoadedModel& Model(const std::string& kind) {
   return models->emplace(kind, std::move(loaded)).first->second;
 }
 
+// As many new tokens as a request may ask for: longer than any test waits.
+const int kEndless = static_cast<int>(SchedulerOptions().max_new_tokens);
+
 GenerationOptions Greedy(int max_new_tokens, bool ignore_eos = true) {
   GenerationOptions options;
   options.max_new_tokens = max_new_tokens;
@@ -281,7 +284,7 @@ TEST_P(SchedulerBehaviourTest, SessionTurnFedByDecodeStepsEqualsOneShotGeneratio
   auto scheduler = MakeScheduler();
   ASSERT_NE(scheduler, nullptr);
   StreamRecorder running;
-  ASSERT_TRUE(scheduler->Submit(running.Request(Encode("Far away"), Greedy(100000))).ok());
+  ASSERT_TRUE(scheduler->Submit(running.Request(Encode("Far away"), Greedy(kEndless))).ok());
   ASSERT_TRUE(running.WaitTokens(1));
   absl::StatusOr<SessionInfo> session = store->Create(GetParam(), model_->NewState());
   ASSERT_TRUE(session.ok());
@@ -335,7 +338,7 @@ TEST_P(SchedulerBehaviourTest, CancelledSessionHoldsEveryTokenSent) {
   ASSERT_TRUE(session.ok());
   const std::vector<int32_t> prompt = Encode("A river");
   StreamRecorder stream(&observer_);
-  GenerationRequest request = stream.Request(prompt, Greedy(100000));
+  GenerationRequest request = stream.Request(prompt, Greedy(kEndless));
   request.session = *store->Acquire(session->id);
   ASSERT_TRUE(scheduler->Submit(std::move(request)).ok());
   ASSERT_TRUE(stream.WaitTokens(3));
@@ -383,7 +386,7 @@ TEST_P(SchedulerBehaviourTest, FullQueueIsResourceExhausted) {
   auto scheduler = MakeScheduler(options);
   ASSERT_NE(scheduler, nullptr);
   StreamRecorder running, queued, refused;
-  ASSERT_TRUE(scheduler->Submit(running.Request(Encode("First"), Greedy(100000))).ok());
+  ASSERT_TRUE(scheduler->Submit(running.Request(Encode("First"), Greedy(kEndless))).ok());
   ASSERT_TRUE(running.WaitTokens(1));
   ASSERT_TRUE(scheduler->Submit(queued.Request(Encode("Second"), Greedy(2))).ok());
   EXPECT_EQ(scheduler->load().waiting, 1);
@@ -427,7 +430,7 @@ TEST_P(SchedulerBehaviourTest, ShutdownEndsStreamsAfterTheGraceKeepingSessionsCo
   ASSERT_TRUE(session.ok());
   const std::vector<int32_t> prompt = Encode("Endless");
   StreamRecorder endless, queued;
-  GenerationRequest request = endless.Request(prompt, Greedy(100000));
+  GenerationRequest request = endless.Request(prompt, Greedy(kEndless));
   request.session = *store->Acquire(session->id);
   ASSERT_TRUE(scheduler->Submit(std::move(request)).ok());
   ASSERT_TRUE(endless.WaitTokens(2));
@@ -478,10 +481,22 @@ TEST_P(SchedulerBehaviourTest, RejectsBadRequestsAndReleasesTheirSessions) {
           .code(),
       absl::StatusCode::kInvalidArgument);
 
+  SchedulerOptions no_limit;
+  no_limit.max_new_tokens = 0;
+  EXPECT_EQ(GenerationScheduler::Create(*model_, *tokenizer_, "m", no_limit, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
   auto store = MakeStore();
-  auto scheduler = MakeScheduler();
+  SchedulerOptions limits;
+  limits.max_prompt_tokens = 4;
+  limits.max_new_tokens = 10;
+  auto scheduler = MakeScheduler(limits);
   ASSERT_NE(scheduler, nullptr);
   StreamRecorder stream;
+  EXPECT_EQ(scheduler->Submit(stream.Request({1, 2, 3, 4, 5}, Greedy(3))).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(scheduler->Submit(stream.Request({1, 2}, Greedy(11))).code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(scheduler->Submit(stream.Request({}, Greedy(3))).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(scheduler->Submit(stream.Request({1, 1 << 20}, Greedy(3))).code(),

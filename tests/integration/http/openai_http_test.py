@@ -11,13 +11,15 @@ import unittest
 
 from liger_serve import start_liger_serve
 
+MAX_REQUEST_BYTES = 65536
 
 
 class OpenAiHttpTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.log = tempfile.TemporaryFile(mode="w+")
-        cls.process, address = start_liger_serve(["--http-port", "0"], "http on ", cls.log)
+        cls.process, address = start_liger_serve(
+            ["--http-port", "0", "--max-request-bytes", str(MAX_REQUEST_BYTES)], "http on ", cls.log)
         host, port = address.rsplit(":", 1)
         cls.host, cls.port = host, int(port)
 
@@ -129,6 +131,15 @@ class OpenAiHttpTest(unittest.TestCase):
         status, _, error = self.request("POST", "/v1/completions", {"prompt": "hi"},
                                         {"X-Liger-Session": "0" * 32})
         self.assertEqual((status, error["error"]["code"]), (404, "NOT_FOUND"))
+        # Over the server's limits (--max-new-tokens' default, --max-request-bytes).
+        status, _, error = self.request("POST", "/v1/completions",
+                                        {"prompt": "hi", "max_tokens": 16385})
+        self.assertEqual((status, error["error"]["code"]), (400, "INVALID_ARGUMENT"))
+        status, _, error = self.request("POST", "/v1/completions",
+                                        {"prompt": "x" * MAX_REQUEST_BYTES})
+        self.assertEqual((status, error["error"]["code"]), (413, "RESOURCE_EXHAUSTED"))
+        status, _, error = self.request("GET", "/v1/no-such-endpoint")
+        self.assertEqual((status, error["error"]["code"]), (404, "NOT_FOUND"))
 
     def test_models_and_demo_page(self):
         status, _, models = self.request("GET", "/v1/models")
@@ -147,7 +158,7 @@ class OpenAiHttpTest(unittest.TestCase):
         headers = {"Content-Type": "application/json", "X-Liger-Session": session["id"]}
         connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
         connection.request("POST", "/v1/completions", headers=headers, body=json.dumps(
-            {"prompt": "The ship sailed", "max_tokens": 100000, "temperature": 0, "stream": True}))
+            {"prompt": "The ship sailed", "max_tokens": 16384, "temperature": 0, "stream": True}))
         response = connection.getresponse()
         self.assertTrue(response.readline().startswith(b"data: "))
         connection.close()  # gone, with the generation far from its end
@@ -161,7 +172,7 @@ class OpenAiHttpTest(unittest.TestCase):
                 break
             time.sleep(0.2)
         self.assertEqual(status, 200, "the session stayed busy after its client left")
-        self.assertLess(info["tokens"], 100000)
+        self.assertLess(info["tokens"], 16384)
 
 
 if __name__ == "__main__":
