@@ -43,7 +43,9 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
   model->options_ = options;
   model->vocab_ = std::move(vocab);
   for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& [left, right] = merges[rank];
+    // Not a structured binding: C++17 lambdas cannot capture those (clang rejects it).
+    const std::string& left = merges[rank].first;
+    const std::string& right = merges[rank].second;
     auto find = [&](const std::string& token) -> absl::StatusOr<int32_t> {
       auto it = model->vocab_.find(token);
       if (it == model->vocab_.end()) {

@@ -135,7 +135,8 @@ absl::StatusOr<CompletionRequest> ParseCompletionRequest(absl::string_view body,
                                      frequency.status(), seed.status()}) {
     if (!status.ok()) return status;
   }
-  if (*top_p <= 0) return Invalid("top_p", "must be greater than 0");
+  // Checked as the float sampling uses: a positive double below float's range (1e-50) rounds to 0.
+  if (static_cast<float>(*top_p) <= 0) return Invalid("top_p", "must be greater than 0");
   s.temperature = static_cast<float>(*temperature);
   s.top_p = static_cast<float>(*top_p);
   s.presence_penalty = static_cast<float>(*presence);

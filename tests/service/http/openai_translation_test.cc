@@ -56,6 +56,8 @@ TEST(ParseCompletionRequestTest, NamesTheFieldThatIsWrong) {
       {R"({"prompt": "a", "temperature": "hot"})", "temperature"},
       {R"({"prompt": "a", "temperature": 3})", "temperature"},
       {R"({"prompt": "a", "top_p": 0})", "top_p"},
+      // Found by fuzz/request_fuzzer: positive, but 0 once a float, which sampling then refused.
+      {R"({"prompt": "a", "top_p": 1e-50})", "top_p"},
       {R"({"prompt": "a", "n": 2})", "\"n\""},
       {R"({"prompt": "a", "stop": 3})", "stop"},
       {R"({"prompt": "a", "stream": "yes"})", "stream"},
