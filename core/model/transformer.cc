@@ -33,6 +33,19 @@ torch::Tensor Project(const torch::Tensor& x, const torch::Tensor& w, const torc
   return delta.defined() ? y + delta : y;
 }
 
+// residual + Project(...): in one kernel where the small-batch product applies (a decode step
+// saves two elementwise launches per layer).
+torch::Tensor AddProjection(const torch::Tensor& residual, const torch::Tensor& x,
+                            const torch::Tensor& w, const torch::Tensor& b,
+                            const ProjectionAdapter* adapter, int64_t layer, Projection p) {
+#ifdef LIGER_WITH_CUDA
+  if (adapter == nullptr && SmallBatchLinearApplies(x, w, b, residual)) {
+    return SmallBatchLinear(x, w, b, residual);
+  }
+#endif
+  return residual + Project(x, w, b, adapter, layer, p);
+}
+
 // [B, T, heads * D] -> [B, heads, T, D], with the optional per-head RMSNorm Qwen3 applies.
 torch::Tensor SplitHeads(const torch::Tensor& x, int64_t heads, int64_t head_dim,
                          const torch::Tensor& norm, double eps) {
@@ -169,7 +182,7 @@ torch::Tensor Transformer::RunLayer(size_t i, torch::Tensor x, const torch::Tens
     o = mixers_[i]->row_decoder()->DecodeRows(in, row_batch->rows[layer], row_batch->positions);
   }
   o = o.transpose(1, 2).reshape({batch, steps, c.num_attention_heads * c.head_dim});
-  x = x + Project(o, w.o_proj, w.o_bias, adapter, layer, Projection::kO);
+  x = AddProjection(x, o, w.o_proj, w.o_bias, adapter, layer, Projection::kO);
   h = RmsNorm(x, w.post_attention_norm, c.rms_norm_eps);
   torch::Tensor gate, up;
   if (stacked) {
@@ -181,8 +194,8 @@ torch::Tensor Transformer::RunLayer(size_t i, torch::Tensor x, const torch::Tens
     gate = Project(h, w.gate_proj, w.gate_bias, adapter, layer, Projection::kGate);
     up = Project(h, w.up_proj, w.up_bias, adapter, layer, Projection::kUp);
   }
-  return x + Project(SiluMul(gate, up), w.down_proj, w.down_bias, adapter, layer,
-                     Projection::kDown);
+  return AddProjection(x, SiluMul(gate, up), w.down_proj, w.down_bias, adapter, layer,
+                       Projection::kDown);
 }
 
 torch::Tensor Transformer::Logits(const torch::Tensor& hidden) const {

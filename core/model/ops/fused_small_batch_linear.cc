@@ -24,7 +24,7 @@ int64_t Rows(const torch::Tensor& x) { return x.size(-1) == 0 ? 0 : x.numel() / 
 }  // namespace
 
 bool SmallBatchLinearApplies(const torch::Tensor& x, const torch::Tensor& weight,
-                             const torch::Tensor& bias) {
+                             const torch::Tensor& bias, const torch::Tensor& residual) {
   const torch::ScalarType dtype = x.scalar_type();
   if (!x.is_cuda() || !weight.is_cuda() || x.dim() < 1 || weight.dim() != 2 ||
       weight.scalar_type() != dtype ||
@@ -40,14 +40,24 @@ bool SmallBatchLinearApplies(const torch::Tensor& x, const torch::Tensor& weight
                          bias.size(0) != weight.size(0) || !bias.is_contiguous())) {
     return false;
   }
+  if (residual.defined()) {
+    std::vector<int64_t> sizes = x.sizes().vec();
+    sizes.back() = weight.size(0);
+    if (!residual.is_cuda() || residual.scalar_type() != dtype || residual.sizes() != sizes ||
+        !residual.is_contiguous()) {
+      return false;
+    }
+  }
   const bool wants_grad = x.requires_grad() || weight.requires_grad() ||
-                          (bias.defined() && bias.requires_grad());
+                          (bias.defined() && bias.requires_grad()) ||
+                          (residual.defined() && residual.requires_grad());
   return !(torch::GradMode::is_enabled() && wants_grad);
 }
 
 torch::Tensor SmallBatchLinear(const torch::Tensor& x, const torch::Tensor& weight,
-                               const torch::Tensor& bias) {
-  TORCH_CHECK(SmallBatchLinearApplies(x, weight, bias), "SmallBatchLinear: unsupported arguments");
+                               const torch::Tensor& bias, const torch::Tensor& residual) {
+  TORCH_CHECK(SmallBatchLinearApplies(x, weight, bias, residual),
+              "SmallBatchLinear: unsupported arguments");
   const c10::cuda::CUDAGuard guard(x.device());
   std::vector<int64_t> sizes = x.sizes().vec();
   sizes.back() = weight.size(0);
@@ -56,6 +66,7 @@ torch::Tensor SmallBatchLinear(const torch::Tensor& x, const torch::Tensor& weig
   a.x = x.data_ptr();
   a.weight = weight.data_ptr();
   a.bias = bias.defined() ? bias.data_ptr() : nullptr;
+  a.residual = residual.defined() ? residual.data_ptr() : nullptr;
   a.y = y.data_ptr();
   a.rows = Rows(x);
   a.in_features = weight.size(1);

@@ -10,13 +10,14 @@ namespace liger {
 
 // Whether the kernel takes the arguments: CUDA, float16 or bfloat16 throughout, no gradient
 // wanted, weight [N, K] contiguous with K a multiple of 8, x [..., K] with at most 8 rows one
-// stride apart, 16-byte aligned, and bias undefined or [N] contiguous.
+// stride apart, 16-byte aligned, bias undefined or [N] contiguous, and residual undefined or
+// contiguous with the result's sizes.
 bool SmallBatchLinearApplies(const torch::Tensor& x, const torch::Tensor& weight,
-                             const torch::Tensor& bias);
+                             const torch::Tensor& bias, const torch::Tensor& residual = {});
 
-// torch::linear(x, weight, bias) for arguments SmallBatchLinearApplies accepts; a contiguous
-// result.
+// residual + torch::linear(x, weight, bias) (without residual when it is undefined), rounded as
+// that expression rounds, for arguments SmallBatchLinearApplies accepts; a contiguous result.
 torch::Tensor SmallBatchLinear(const torch::Tensor& x, const torch::Tensor& weight,
-                               const torch::Tensor& bias);
+                               const torch::Tensor& bias, const torch::Tensor& residual = {});
 
 }  // namespace liger

@@ -76,11 +76,16 @@ __global__ void __launch_bounds__(kWarps * 32) SmallBatchLinearKernel(const Smal
   }
   if (lane != 0) return;
   const T* bias = static_cast<const T*>(a.bias);
+  const T* residual = static_cast<const T*>(a.residual);
   T* y = static_cast<T*>(a.y);
   for (int r = 0; r < rows_here; ++r) {
     const float b = bias != nullptr ? Widen(bias[first + r]) : 0.f;
 #pragma unroll
-    for (int m = 0; m < M; ++m) y[m * a.out_features + first + r] = Narrow<T>(acc[r][m] + b);
+    for (int m = 0; m < M; ++m) {
+      const int64_t i = m * a.out_features + first + r;
+      const T product = Narrow<T>(acc[r][m] + b);
+      y[i] = residual != nullptr ? Narrow<T>(Widen(residual[i]) + Widen(product)) : product;
+    }
   }
 }
 
