@@ -56,7 +56,9 @@ absl::Status ActiveGeneration::Prefill(const CausalLM& model, int64_t max_tokens
     // Only the last chunk's logits are read, so only they are copied (and waited for).
     logits = HostLogits(*logits, "prefill");
     if (!logits.ok()) return logits.status();
-    return SampleAndSend(*logits, /*row=*/-1);
+    absl::Status sent = SampleAndSend(*logits, /*row=*/-1);
+    DeliverTokens();  // the first token: nothing is queued on the device to overlap it with
+    return sent;
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("prefill: ", e.what_without_backtrace()));
   }
@@ -118,11 +120,19 @@ absl::Status ActiveGeneration::Send(absl::StatusOr<TokenEvent> event) {
     observer_->OnGeneratedTokens(1);
   }
   last_sent_ = now;
-  if (request_.on_token) request_.on_token(*event);
+  undelivered_.push_back(*std::move(event));
   return absl::OkStatus();
 }
 
+void ActiveGeneration::DeliverTokens() {
+  if (request_.on_token) {
+    for (const TokenEvent& event : undelivered_) request_.on_token(event);
+  }
+  undelivered_.clear();
+}
+
 void ActiveGeneration::Finish(const absl::Status& error) {
+  DeliverTokens();
   GenerationEnd end;
   // A stream that reached its own end is complete even if a stop came before its last feed.
   const bool complete = prefilled() && stream_.finished();

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -16,9 +17,11 @@
 namespace liger {
 
 // One admitted request inside a GenerationScheduler: its stream, its state (the session's, or a
-// fresh one made at admission) and how far it got. A token is sent as soon as it is sampled and fed
-// in the next decode step; the last token is fed only into a session's state, so that the state
-// holds every token sent. Only the scheduler's worker thread touches it.
+// fresh one made at admission) and how far it got. A token is sent once it is sampled (handed to
+// the request's on_token by DeliverTokens, which the scheduler calls after queueing the next decode
+// step, so that the client's messages are written while the device runs it) and fed in the next
+// decode step; the last token is fed only into a session's state, so that the state holds every
+// token sent. Only the scheduler's worker thread touches it.
 class ActiveGeneration {
  public:
   // observer may be null.
@@ -67,8 +70,11 @@ class ActiveGeneration {
   // As Advance, with that argmax already taken.
   absl::Status AdvanceChosen(int32_t token);
 
-  // Ends the request: releases the session (deletes it after an error, whose state is unusable),
-  // then sends the final event. `error` is OK unless a step failed.
+  // Hands the tokens sent since the last call to the request's on_token, in order.
+  void DeliverTokens();
+
+  // Ends the request: delivers its tokens, releases the session (deletes it after an error, whose
+  // state is unusable), then sends the final event. `error` is OK unless a step failed.
   void Finish(const absl::Status& error);
 
  private:
@@ -77,7 +83,8 @@ class ActiveGeneration {
   bool ReadyToSample() const { return prefilled() && !stopped() && !stream_.finished(); }
   // row as in LogitsRow: -1 is the last.
   absl::Status SampleAndSend(const torch::Tensor& logits, int64_t row);
-  // Sends the token event the stream produced and keeps its token for the next feed.
+  // Sends the token event the stream produced (for DeliverTokens) and keeps its token for the
+  // next feed.
   absl::Status Send(absl::StatusOr<TokenEvent> event);
 
   GenerationRequest request_;
@@ -90,6 +97,7 @@ class ActiveGeneration {
   absl::Status stop_reason_;
   const absl::Time submitted_;
   std::optional<absl::Time> last_sent_;
+  std::vector<TokenEvent> undelivered_;
 };
 
 }  // namespace liger

@@ -135,6 +135,8 @@ void GenerationScheduler::Run() {
     StopDue();
     EndFinished();  // frees the slots of stopped requests before admitting
     Admit();
+    // A prefill holds this thread for a while: tokens already sampled do not wait behind it.
+    if (prefilling_ != nullptr) DeliverTokens();
     PrefillStep();
     DecodeStep();
     EndFinished();
@@ -244,6 +246,10 @@ void GenerationScheduler::DecodeStep() {
   }
   absl::StatusOr<torch::Tensor> logits = TokenTensor(tokens);
   if (logits.ok()) logits = model_.DecodeStep(states, *logits);
+  // A GPU step returns once queued (Choose waits for it): the previous step's tokens go to their
+  // clients while it runs. A CPU step returns when done: its tokens go out at the end of this call.
+  const bool step_is_async = model_.device().is_cuda();
+  if (step_is_async) DeliverTokens();
   absl::StatusOr<StepChoices> choices =
       logits.ok() ? Choose(*logits) : StatusWithContext(logits.status(), "decode step");
   if (!choices.ok()) {
@@ -268,6 +274,7 @@ void GenerationScheduler::DecodeStep() {
     if (!s.ok()) End(std::move(running_[b]), s);
   }
   EraseNullGenerations(running_);
+  if (!step_is_async) DeliverTokens();
 }
 
 absl::StatusOr<GenerationScheduler::StepChoices> GenerationScheduler::Choose(
@@ -319,6 +326,10 @@ absl::StatusOr<GenerationScheduler::StepChoices> GenerationScheduler::Choose(
     for (size_t i = 0; i < full.size(); ++i) choices.full_rows[full[i]] = static_cast<int64_t>(i);
   }
   return choices;
+}
+
+void GenerationScheduler::DeliverTokens() {
+  for (const auto& generation : running_) generation->DeliverTokens();
 }
 
 void GenerationScheduler::EndFinished() {

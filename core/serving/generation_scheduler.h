@@ -100,6 +100,8 @@ class GenerationScheduler {
     ArgmaxChoices argmax;
   };
   absl::StatusOr<StepChoices> Choose(const torch::Tensor& logits) const;
+  // Hands every running generation's sampled tokens to its client (ActiveGeneration::DeliverTokens).
+  void DeliverTokens();
   // Ends requests that need no more feeding.
   void EndFinished();
   void End(std::unique_ptr<ActiveGeneration> generation, const absl::Status& error);
