@@ -125,10 +125,16 @@ absl::Status ActiveGeneration::Send(absl::StatusOr<TokenEvent> event) {
 }
 
 void ActiveGeneration::DeliverTokens() {
+  if (undelivered_.empty()) return;
   if (request_.on_token) {
     for (const TokenEvent& event : undelivered_) request_.on_token(event);
   }
   undelivered_.clear();
+  // A client that cancels on seeing a token gets nothing after it, though the step that samples
+  // the next one may already be running.
+  if (request_.cancellation != nullptr && request_.cancellation->cancelled()) {
+    Stop(absl::CancelledError("the generation was cancelled"));
+  }
 }
 
 void ActiveGeneration::Finish(const absl::Status& error) {
