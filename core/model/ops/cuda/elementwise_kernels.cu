@@ -1,5 +1,7 @@
 #include "core/model/ops/cuda/elementwise_kernels.h"
 
+#include <algorithm>
+
 #include <cuda_runtime.h>
 
 #include "core/model/ops/cuda/element_access.cuh"
@@ -31,16 +33,29 @@ __global__ void __launch_bounds__(kElementwiseThreads) RotaryKernel(const Rotary
   }
 }
 
-// SwiGLU: a block per row, its threads striding over the width.
+// SwiGLU: blocks of (row, slice of kSiluMulPerBlock columns). A decode step has one row of 8,192
+// or so per sequence: a block striding over a whole row would run its loads one after another.
+constexpr int kSiluMulPerThread = 4;
+constexpr int64_t kSiluMulPerBlock = int64_t{kElementwiseThreads} * kSiluMulPerThread;
+
 template <typename T>
 __global__ void __launch_bounds__(kElementwiseThreads) SiluMulKernel(const SiluMulArgs a) {
   const int64_t row = blockIdx.x;
+  const int64_t start = static_cast<int64_t>(blockIdx.y) * kSiluMulPerBlock + threadIdx.x;
   const T* gate = static_cast<const T*>(a.gate) + row * a.row_stride;
   const T* up = static_cast<const T*>(a.up) + row * a.row_stride;
   T* y = static_cast<T*>(a.y) + row * a.width;
-  for (int64_t i = threadIdx.x; i < a.width; i += kElementwiseThreads) {
-    const float g = Widen(gate[i]);
-    y[i] = Narrow<T>(RoundTrip<T>(g / (1.f + expf(-g))) * Widen(up[i]));
+  float g[kSiluMulPerThread], u[kSiluMulPerThread];
+#pragma unroll
+  for (int k = 0; k < kSiluMulPerThread; ++k) {  // every load in flight before any use
+    const int64_t i = start + int64_t{k} * kElementwiseThreads;
+    g[k] = i < a.width ? Widen(gate[i]) : 0.f;
+    u[k] = i < a.width ? Widen(up[i]) : 0.f;
+  }
+#pragma unroll
+  for (int k = 0; k < kSiluMulPerThread; ++k) {
+    const int64_t i = start + int64_t{k} * kElementwiseThreads;
+    if (i < a.width) y[i] = Narrow<T>(RoundTrip<T>(g[k] / (1.f + expf(-g[k]))) * u[k]);
   }
 }
 
@@ -59,9 +74,8 @@ struct SiluMul {
 };
 
 template <template <typename> class Kernel, typename Args>
-cudaError_t Dispatch(const Args& a, int64_t blocks, cudaStream_t stream) {
-  if (blocks <= 0) return cudaSuccess;
-  const dim3 grid(static_cast<unsigned>(blocks));
+cudaError_t Dispatch(const Args& a, dim3 grid, cudaStream_t stream) {
+  if (grid.x == 0 || grid.y == 0) return cudaSuccess;
   switch (a.element_type) {
     case ElementType::kFloat32:
       Kernel<float>::Launch(a, grid, stream);
@@ -80,12 +94,16 @@ cudaError_t Dispatch(const Args& a, int64_t blocks, cudaStream_t stream) {
 
 cudaError_t LaunchRotary(const RotaryArgs& args, cudaStream_t stream) {
   constexpr int64_t kRowsPerBlock = kElementwiseThreads / 32;
-  return Dispatch<Rotary>(args, (args.batch * args.heads * args.tokens + kRowsPerBlock - 1) / kRowsPerBlock,
-                          stream);
+  const int64_t blocks = (args.batch * args.heads * args.tokens + kRowsPerBlock - 1) / kRowsPerBlock;
+  return Dispatch<Rotary>(args, dim3(static_cast<unsigned>(std::max<int64_t>(blocks, 0))), stream);
 }
 
 cudaError_t LaunchSiluMul(const SiluMulArgs& args, cudaStream_t stream) {
-  return Dispatch<SiluMul>(args, args.width > 0 ? args.rows : 0, stream);
+  if (args.rows <= 0 || args.width <= 0) return cudaSuccess;
+  const int64_t slices = (args.width + kSiluMulPerBlock - 1) / kSiluMulPerBlock;
+  if (args.rows > int64_t{0x7fffffff} || slices > 65535) return cudaErrorInvalidValue;
+  return Dispatch<SiluMul>(
+      args, dim3(static_cast<unsigned>(args.rows), static_cast<unsigned>(slices)), stream);
 }
 
 }  // namespace liger::cuda

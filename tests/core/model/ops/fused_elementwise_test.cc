@@ -52,12 +52,16 @@ TEST_P(FusedElementwiseTest, SiluMulMatchesAten) {
   torch::manual_seed(8);
   torch::NoGradGuard no_grad;
   const auto options = torch::TensorOptions().dtype(GetParam()).device(torch::kCUDA);
-  const torch::Tensor gate_up = 3 * torch::randn({2, 9, 2 * 100}, options);
-  const torch::Tensor gate = gate_up.narrow(-1, 0, 100), up = gate_up.narrow(-1, 100, 100);
-  ASSERT_TRUE(FusedSiluMulApplies(gate, up));
-  const torch::Tensor got = FusedSiluMul(gate, up);
-  EXPECT_LE(RelativeError(got.to(torch::kFloat64), (torch::silu(gate) * up).to(torch::kFloat64)),
-            Tolerance(GetParam()));
+  // Rows of a prefill and of one decode step; widths within one block's slice and across several.
+  for (auto [rows, width] : {std::pair<int64_t, int64_t>{18, 100}, {1, 8192}, {3, 1025}, {5, 8195}}) {
+    SCOPED_TRACE(absl::StrCat("rows=", rows, " width=", width));
+    const torch::Tensor gate_up = 3 * torch::randn({1, rows, 2 * width}, options);
+    const torch::Tensor gate = gate_up.narrow(-1, 0, width), up = gate_up.narrow(-1, width, width);
+    ASSERT_TRUE(FusedSiluMulApplies(gate, up));
+    const torch::Tensor got = FusedSiluMul(gate, up);
+    EXPECT_LE(RelativeError(got.to(torch::kFloat64), (torch::silu(gate) * up).to(torch::kFloat64)),
+              Tolerance(GetParam()));
+  }
 }
 
 TEST_P(FusedElementwiseTest, LeavesGradientsAndOddLayoutsToAten) {
