@@ -1,6 +1,7 @@
 #include "core/model/ops/window_attention.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -67,6 +68,38 @@ absl::Status CheckStep(const torch::Tensor& q, const torch::Tensor& k_new, const
 
 // The products' precision: float32 on the CPU (no fast low-precision GEMMs there, and it keeps the
 // CPU path the reference), the inputs' own on CUDA, where bf16/f16 products use tensor cores.
+// Which keys each query block must not see ([N, G*L, L+W], true = hidden), and its negation for
+// the fused kernel. Every layer of a forward pass asks for the same one, and building it costs
+// about ten small launches, so the calling thread keeps the last it built.
+struct BlockMasks {
+  torch::Tensor hidden, visible;
+};
+
+const BlockMasks& BlockMasksFor(int64_t block, int64_t window, int64_t groups, int64_t n, int64_t p,
+                                const torch::Device& device) {
+  struct Cached {
+    std::array<int64_t, 5> key{};
+    torch::Device device{torch::kCPU};
+    BlockMasks masks;
+  };
+  thread_local Cached cached;
+  const std::array<int64_t, 5> key{block, window, groups, n, p};
+  if (cached.masks.hidden.defined() && cached.key == key && cached.device == device) {
+    return cached.masks;
+  }
+  // Query i of block n sits at absolute position p + nL + i, key j at p + nL - W + j: it is seen
+  // when i <= j <= i + W and it is a real token (absolute position >= 0).
+  const auto index_options = torch::TensorOptions().dtype(torch::kLong).device(device);
+  const torch::Tensor i = torch::arange(block, index_options).repeat({groups}).view({1, -1, 1});
+  const torch::Tensor j = torch::arange(block + window, index_options).view({1, 1, block + window});
+  const torch::Tensor first_key = torch::arange(n, index_options).view({n, 1, 1}) * block + p - window;
+  const torch::Tensor hidden = (j < i).logical_or(j > i + window).logical_or(first_key + j < 0);
+  cached.masks = BlockMasks{hidden, hidden.logical_not().unsqueeze(0)};
+  cached.key = key;
+  cached.device = device;
+  return cached.masks;
+}
+
 torch::ScalarType ProductType(const torch::Tensor& q) {
   return q.is_cuda() ? q.scalar_type() : torch::kFloat;
 }
@@ -104,13 +137,7 @@ absl::StatusOr<torch::Tensor> WindowAttention(const torch::Tensor& q, const torc
             .view({b, kv, groups, n, block, d})
             .permute({0, 1, 3, 2, 4, 5})
             .reshape({b, kv, n, groups * block, d});
-    // Query i of block n sits at absolute position p + nL + i, key j at p + nL - W + j: it is seen
-    // when i <= j <= i + W and it is a real token (absolute position >= 0).
-    const auto index_options = q.options().dtype(torch::kLong);
-    const torch::Tensor i = torch::arange(block, index_options).repeat({groups}).view({1, -1, 1});
-    const torch::Tensor j = torch::arange(block + window, index_options).view({1, 1, block + window});
-    const torch::Tensor first_key = torch::arange(n, index_options).view({n, 1, 1}) * block + p - window;
-    const torch::Tensor hidden = (j < i).logical_or(j > i + window).logical_or(first_key + j < 0);
+    const BlockMasks& masks = BlockMasksFor(block, window, groups, n, p, q.device());
     torch::Tensor out;  // [B,KV,N,G*L,D]
 #if TORCH_VERSION_MAJOR >= 2
     if (q.is_cuda()) {
@@ -119,14 +146,14 @@ absl::StatusOr<torch::Tensor> WindowAttention(const torch::Tensor& q, const torc
       // materializes the scores. [B*KV, N, rows, D] views throughout.
       out = at::scaled_dot_product_attention(
                 queries.flatten(0, 1), keys.transpose(-1, -2).flatten(0, 1),
-                values.transpose(-1, -2).flatten(0, 1), hidden.logical_not().unsqueeze(0),
+                values.transpose(-1, -2).flatten(0, 1), masks.visible,
                 /*dropout_p=*/0.0, /*is_causal=*/false, scale)
                 .view({b, kv, n, groups * block, d});
     }
 #endif
     if (!out.defined()) {
       torch::Tensor scores = torch::matmul(queries * scale, keys);  // [B,KV,N,G*L,L+W]
-      scores.masked_fill_(hidden, -std::numeric_limits<float>::infinity());
+      scores.masked_fill_(masks.hidden, -std::numeric_limits<float>::infinity());
       const torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat).to(product);
       out = torch::matmul(probs, values.transpose(-1, -2));
     }

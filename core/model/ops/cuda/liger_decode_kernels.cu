@@ -117,19 +117,27 @@ __global__ void __launch_bounds__(kDecodeThreads) LigerDecodeKernel(const LigerD
   }
   __syncthreads();
 
-  // Window scores, a warp per (query head, key); key `window` is the current token, always seen.
+  // Window scores, a warp per key (each key read once for the group's G query heads); key
+  // `window` is the current token, always seen.
   const float scale = rsqrtf(static_cast<float>(D));
-  for (int p = warp; p < groups * (window + 1); p += kDecodeWarps) {
-    const int g = p / (window + 1), s = p % (window + 1);
-    float score = -INFINITY;
-    if (s == window || s < valid) {
-      float dot = 0.f;
-      for (int d = lane; d < D; d += 32) {
-        dot += q_rot[g * D + d] * (s == window ? k_rot[d] : Widen(ring_k[s * D + d]));
-      }
-      score = WarpSum(dot) * scale;
+  for (int s = warp; s <= window; s += kDecodeWarps) {
+    if (s != window && s >= valid) {
+      if (lane < groups) scores[lane * (window + 1) + s] = -INFINITY;
+      continue;
     }
-    if (lane == 0) scores[p] = score;
+    float key[D / 32];
+#pragma unroll
+    for (int e = 0; e < D / 32; ++e) {
+      const int d = lane + 32 * e;
+      key[e] = s == window ? k_rot[d] : Widen(ring_k[s * D + d]);
+    }
+    for (int g = 0; g < groups; ++g) {
+      float dot = 0.f;
+#pragma unroll
+      for (int e = 0; e < D / 32; ++e) dot += q_rot[g * D + lane + 32 * e] * key[e];
+      dot = WarpSum(dot);
+      if (lane == 0) scores[g * (window + 1) + s] = dot * scale;
+    }
   }
   __syncthreads();
   for (int g = warp; g < groups; g += kDecodeWarps) {
@@ -147,6 +155,8 @@ __global__ void __launch_bounds__(kDecodeThreads) LigerDecodeKernel(const LigerD
     const int d = i % D;
     const float* p = scores + (i / D) * (window + 1);
     float acc = p[window] * value[d];
+    // Unrolled so that several ring loads are in flight at once: the loop is latency-bound.
+#pragma unroll 8
     for (int s = 0; s < valid; ++s) acc += p[s] * Widen(ring_v[s * D + d]);
     window_out[i] = acc;
   }
