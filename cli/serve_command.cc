@@ -1,6 +1,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 
@@ -9,6 +10,7 @@
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/model_flags.h"
+#include "core/auth/api_key_ring.h"
 #include "core/hosting/model_registry.h"
 #include "core/io/path_confinement.h"
 #include "core/util/status_macros.h"
@@ -30,6 +32,7 @@ constexpr double kServeDefaultGraceSeconds = 10;
 constexpr int64_t kServeDefaultSessionBudgetBytes = int64_t{1} << 30;
 // Streams decoded together in one step; far past what one device step can batch usefully.
 constexpr int64_t kServeMaxBatchSize = 4096;
+constexpr char kApiKeysEnvironmentVariable[] = "LIGER_API_KEYS";
 
 struct ServeFlags {
   std::string model_dir;
@@ -49,6 +52,8 @@ struct ServeFlags {
   int64_t max_new_tokens = 0;
   int max_request_bytes = 0;
   int max_pending_jobs = 0;
+  int64_t max_sessions_per_tenant = 0;
+  std::shared_ptr<ApiKeyRing> api_keys;  // null: no authentication
   absl::Duration session_idle_ttl = absl::InfiniteDuration();
   absl::Duration grace;
   service::LogFormat log_format = service::LogFormat::kText;
@@ -80,7 +85,8 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
   known.insert({"model-name", "host", "port", "metrics-port", "session-budget-bytes",
                 "session-idle-ttl-seconds", "log-format", "shutdown-grace-seconds", "jobs-dir", "path-root",
                 "max-batch-size", "max-stepped-prompt-tokens",
-                "max-prompt-tokens", "max-new-tokens", "max-request-bytes", "max-pending-jobs", "http-port"});
+                "max-prompt-tokens", "max-new-tokens", "max-request-bytes", "max-pending-jobs", "http-port",
+                "api-keys-file", "max-sessions-per-tenant"});
   LIGER_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(args, known));
   ServeFlags flags;
   LIGER_ASSIGN_OR_RETURN(flags.model_dir, cl.Required("model"));
@@ -133,6 +139,20 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
       int64_t max_pending_jobs,
       LimitFlag(cl, "max-pending-jobs", service::ServerOptions().max_pending_jobs, 1 << 20));
   flags.max_pending_jobs = static_cast<int>(max_pending_jobs);
+  LIGER_ASSIGN_OR_RETURN(flags.max_sessions_per_tenant,
+                         LimitFlag(cl, "max-sessions-per-tenant",
+                                   SessionStoreOptions().max_sessions_per_tenant,
+                                   SessionStoreOptions().max_sessions_per_tenant));
+  // Keys from a file (reread when it changes) or, without one, from the environment; neither
+  // means the server does not authenticate.
+  if (cl.Has("api-keys-file")) {
+    LIGER_ASSIGN_OR_RETURN(std::unique_ptr<ApiKeyRing> keys,
+                           ApiKeyRing::FromFile(cl.String("api-keys-file", "")));
+    flags.api_keys = std::move(keys);
+  } else if (const char* env = std::getenv(kApiKeysEnvironmentVariable); env != nullptr && *env != '\0') {
+    LIGER_ASSIGN_OR_RETURN(std::unique_ptr<ApiKeyRing> keys, ApiKeyRing::FromString(env));
+    flags.api_keys = std::move(keys);
+  }
   LIGER_ASSIGN_OR_RETURN(flags.max_stepped_prompt_tokens,
                          cl.Int("max-stepped-prompt-tokens",
                                 SchedulerOptions().max_stepped_prompt_tokens));
@@ -208,6 +228,8 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   server_options.port = flags.port;
   server_options.sessions.budget_bytes = flags.session_budget_bytes;
   server_options.sessions.idle_ttl = flags.session_idle_ttl;
+  server_options.sessions.max_sessions_per_tenant = flags.max_sessions_per_tenant;
+  server_options.api_keys = flags.api_keys;
   // Jobs run RunFineTune (the server's default runner) in the serving dtype and device unless a
   // request says otherwise; with --jobs-dir they survive restarts.
   server_options.jobs_dir = flags.jobs_dir;
@@ -224,7 +246,8 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
     LIGER_RETURN_IF_ERROR(metrics_http.Start(flags.host, flags.metrics_port));
   }
   service::http::OpenAiHttpServer http(&models, server->sessions(), service::http::WebPage(),
-                                       static_cast<size_t>(flags.max_request_bytes));
+                                       static_cast<size_t>(flags.max_request_bytes),
+                                       flags.api_keys.get());
   if (flags.http_port >= 0) LIGER_RETURN_IF_ERROR(http.Start(flags.host, flags.http_port));
 
   // The lines scripts and tests wait for, on stdout; logs go to stderr.
@@ -239,7 +262,8 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   std::fflush(stdout);
   logger->Info("serving", {{"address", server->address()},
                            {"metrics_port", metrics_http.port()},
-                           {"session_budget_bytes", flags.session_budget_bytes}});
+                           {"session_budget_bytes", flags.session_budget_bytes},
+                           {"authentication", flags.api_keys != nullptr}});
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);

@@ -43,7 +43,7 @@ absl::Status GenerateCall::Submit(grpc::CallbackServerContext* context,
   if (!request.session_id().empty()) {
     scope().AddLogField("session_id", request.session_id());
     LIGER_ASSIGN_OR_RETURN(SessionLease lease,
-                           sessions_->AcquireFor(request.session_id(), model_name));
+                           sessions_->AcquireFor(request.session_id(), model_name, scope().tenant()));
     model_name = lease.model();
     context_tokens_ = lease.state().tokens();
     work.session = std::move(lease);

@@ -53,11 +53,11 @@ LigerServer::LigerServer(const ServerOptions& options, ModelRegistry* models,
       metrics_(metrics),
       sessions_(std::move(sessions)),
       jobs_(std::move(jobs)),
+      api_keys_(options.api_keys),
       service_(std::make_unique<LigerServiceImpl>(
           models, sessions_.get(), jobs_.get(),
           FineTuneDefaults{options.fine_tune_dtype, options.fine_tune_device}, options.paths,
-          &gate_, metrics,
-          logger, [this] { UpdateHealth(); })) {}
+          &gate_, api_keys_.get(), metrics, logger, [this] { UpdateHealth(); })) {}
 
 absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOptions& options,
                                                                 ModelRegistry* models,

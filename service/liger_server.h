@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/auth/api_key_ring.h"
 #include "core/hosting/model_registry.h"
 #include "core/io/path_confinement.h"
 #include "core/jobs/job_manager.h"
@@ -37,6 +38,9 @@ struct ServerOptions {
   int max_request_bytes = 4 << 20;
   // Fine-tuning jobs queued or running at once (JobManagerOptions::max_pending_jobs).
   int max_pending_jobs = 16;
+  // The API keys every call must present (null: none; every call the empty tenant's). Shared with
+  // the HTTP front.
+  std::shared_ptr<ApiKeyRing> api_keys;
 };
 
 // The gRPC server of `liger serve`: liger.v1.LigerService, grpc.health.v1.Health (SERVING while at
@@ -91,6 +95,7 @@ class LigerServer {
   // Before service_, which uses them.
   std::unique_ptr<SessionStore> sessions_;
   std::unique_ptr<JobManager> jobs_;
+  std::shared_ptr<ApiKeyRing> api_keys_;
   // Before server_, which refers to it and so must be destroyed first.
   std::unique_ptr<LigerServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

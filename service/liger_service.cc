@@ -23,7 +23,7 @@ namespace liger::service {
 
 LigerServiceImpl::LigerServiceImpl(ModelRegistry* models, SessionStore* sessions, JobManager* jobs,
                                    FineTuneDefaults fine_tune_defaults, PathConfinement paths,
-                                   DrainGate* gate,
+                                   DrainGate* gate, ApiKeyRing* keys,
                                    ServiceMetrics* metrics, StructuredLogger* logger,
                                    std::function<void()> on_models_changed)
     : models_(models),
@@ -32,6 +32,7 @@ LigerServiceImpl::LigerServiceImpl(ModelRegistry* models, SessionStore* sessions
       fine_tune_defaults_(std::move(fine_tune_defaults)),
       paths_(std::move(paths)),
       gate_(gate),
+      keys_(keys),
       metrics_(metrics),
       logger_(logger),
       on_models_changed_(std::move(on_models_changed)) {}
@@ -48,7 +49,7 @@ grpc::ServerUnaryReactor* LigerServiceImpl::LoadModel(grpc::CallbackServerContex
     if (absl::Status confined = Confine(spec->model_dir); !confined.ok()) spec = confined;
   }
   if (!call->scope().admitted() || !spec.ok()) {
-    call->FinishWith(call->scope().admitted() ? spec.status() : RpcScope::Rejection());
+    call->FinishWith(call->scope().admitted() ? spec.status() : call->scope().rejection());
     return call;
   }
   ScheduleModelWork(context, call, [this, response, spec = *std::move(spec)](RpcScope& scope) {
@@ -73,7 +74,7 @@ grpc::ServerUnaryReactor* LigerServiceImpl::UnloadModel(grpc::CallbackServerCont
   auto* call = new UnaryCall(NewScope(context, "UnloadModel"));
   if (!call->scope().admitted() || request->name().empty()) {
     call->FinishWith(call->scope().admitted() ? absl::InvalidArgumentError("name is required")
-                                              : RpcScope::Rejection());
+                                              : call->scope().rejection());
     return call;
   }
   // Unloading waits for the model's generations to drain, which a callback thread must not.
@@ -146,8 +147,8 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* LigerServiceImpl::Generate(
     grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
   std::unique_ptr<RpcScope> scope = NewScope(context, "Generate");
   if (!scope->admitted()) {
-    return new FinishedWriteReactor<v1::GenerateResponse>(std::move(scope),
-                                                          RpcScope::Rejection());
+    absl::Status rejection = scope->rejection();
+    return new FinishedWriteReactor<v1::GenerateResponse>(std::move(scope), rejection);
   }
   return GenerateCall::Start(context, *request, std::move(scope), models_, sessions_,
                              stream_writers_.Next());
@@ -169,7 +170,7 @@ absl::Status LigerServiceImpl::DoCreateSession(const v1::CreateSessionRequest& r
                                                v1::CreateSessionResponse* response) {
   LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model, models_->Find(request.model()));
   scope.AddLogField("model", model->name);
-  LIGER_ASSIGN_OR_RETURN(SessionInfo info, NewSession(*model, *sessions_));
+  LIGER_ASSIGN_OR_RETURN(SessionInfo info, NewSession(*model, *sessions_, scope.tenant()));
   scope.AddLogField("session_id", info.id);
   SessionInfoToProto(info, response->mutable_session());
   return absl::OkStatus();
@@ -180,7 +181,7 @@ grpc::ServerUnaryReactor* LigerServiceImpl::GetSession(grpc::CallbackServerConte
                                                        v1::GetSessionResponse* response) {
   return RunUnary(context, "GetSession", [&](RpcScope& scope) -> absl::Status {
     scope.AddLogField("session_id", request->session_id());
-    LIGER_ASSIGN_OR_RETURN(SessionInfo info, sessions_->Get(request->session_id()));
+    LIGER_ASSIGN_OR_RETURN(SessionInfo info, sessions_->Get(request->session_id(), scope.tenant()));
     SessionInfoToProto(info, response->mutable_session());
     return absl::OkStatus();
   });
@@ -191,7 +192,7 @@ grpc::ServerUnaryReactor* LigerServiceImpl::DeleteSession(grpc::CallbackServerCo
                                                           v1::DeleteSessionResponse* /*response*/) {
   return RunUnary(context, "DeleteSession", [&](RpcScope& scope) -> absl::Status {
     scope.AddLogField("session_id", request->session_id());
-    LIGER_RETURN_IF_ERROR(sessions_->Delete(request->session_id()));
+    LIGER_RETURN_IF_ERROR(sessions_->Delete(request->session_id(), scope.tenant()));
     return absl::OkStatus();
   });
 }
@@ -201,7 +202,7 @@ grpc::ServerUnaryReactor* LigerServiceImpl::ForkSession(grpc::CallbackServerCont
                                                         v1::ForkSessionResponse* response) {
   return RunUnary(context, "ForkSession", [&](RpcScope& scope) -> absl::Status {
     scope.AddLogField("session_id", request->session_id());
-    LIGER_ASSIGN_OR_RETURN(SessionInfo info, sessions_->Fork(request->session_id()));
+    LIGER_ASSIGN_OR_RETURN(SessionInfo info, sessions_->Fork(request->session_id(), scope.tenant()));
     scope.AddLogField("fork_id", info.id);
     SessionInfoToProto(info, response->mutable_session());
     return absl::OkStatus();
@@ -212,12 +213,13 @@ grpc::ServerUnaryReactor* LigerServiceImpl::ListSessions(grpc::CallbackServerCon
                                                          const v1::ListSessionsRequest* request,
                                                          v1::ListSessionsResponse* response) {
   return RunUnary(context, "ListSessions",
-                  [&](RpcScope& /*scope*/) { return DoListSessions(*request, response); });
+                  [&](RpcScope& scope) { return DoListSessions(*request, scope, response); });
 }
 
 absl::Status LigerServiceImpl::DoListSessions(const v1::ListSessionsRequest& request,
+                                              RpcScope& scope,
                                               v1::ListSessionsResponse* response) {
-  for (const SessionInfo& info : sessions_->List()) {
+  for (const SessionInfo& info : sessions_->List(scope.tenant())) {
     if (request.model().empty() || info.model == request.model()) {
       SessionInfoToProto(info, response->add_sessions());
     }
@@ -234,7 +236,7 @@ absl::Status LigerServiceImpl::DoListSessions(const v1::ListSessionsRequest& req
 grpc::ServerWriteReactor<v1::ConvertResponse>* LigerServiceImpl::Convert(
     grpc::CallbackServerContext* context, const v1::ConvertRequest* request) {
   std::unique_ptr<RpcScope> scope = NewScope(context, "Convert");
-  absl::Status refused = scope->admitted() ? absl::OkStatus() : RpcScope::Rejection();
+  absl::Status refused = scope->rejection();
   absl::StatusOr<ConversionOptions> options = ConversionOptionsFromProto(*request);
   if (refused.ok()) refused = options.status();
   v1::ConvertRequest confined = *request;
@@ -276,7 +278,7 @@ absl::Status LigerServiceImpl::DoFineTune(const v1::FineTuneRequest& request, Rp
        {&options.model_dir, &options.output_dir, &options.train_data, &options.eval_data}) {
     if (!path->empty()) LIGER_RETURN_IF_ERROR(Confine(*path));
   }
-  LIGER_ASSIGN_OR_RETURN(JobSnapshot job, jobs_->Submit(options));
+  LIGER_ASSIGN_OR_RETURN(JobSnapshot job, jobs_->Submit(options, scope.tenant()));
   scope.AddLogField("job_id", job.id);
   JobSnapshotToProto(job, response->mutable_job());
   return absl::OkStatus();
@@ -286,8 +288,8 @@ grpc::ServerWriteReactor<v1::WatchJobResponse>* LigerServiceImpl::WatchJob(
     grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
   std::unique_ptr<RpcScope> scope = NewScope(context, "WatchJob");
   if (!scope->admitted()) {
-    return new FinishedWriteReactor<v1::WatchJobResponse>(std::move(scope),
-                                                          RpcScope::Rejection());
+    absl::Status rejection = scope->rejection();
+    return new FinishedWriteReactor<v1::WatchJobResponse>(std::move(scope), rejection);
   }
   return WatchJobCall::Start(std::move(scope), *jobs_, request->job_id());
 }
@@ -297,7 +299,7 @@ grpc::ServerUnaryReactor* LigerServiceImpl::GetJob(grpc::CallbackServerContext* 
                                                    v1::GetJobResponse* response) {
   return RunUnary(context, "GetJob", [&](RpcScope& scope) -> absl::Status {
     scope.AddLogField("job_id", request->job_id());
-    LIGER_ASSIGN_OR_RETURN(JobSnapshot job, jobs_->Get(request->job_id()));
+    LIGER_ASSIGN_OR_RETURN(JobSnapshot job, jobs_->Get(request->job_id(), scope.tenant()));
     JobSnapshotToProto(job, response->mutable_job());
     return absl::OkStatus();
   });
@@ -306,10 +308,10 @@ grpc::ServerUnaryReactor* LigerServiceImpl::GetJob(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* LigerServiceImpl::ListJobs(grpc::CallbackServerContext* context,
                                                      const v1::ListJobsRequest* request,
                                                      v1::ListJobsResponse* response) {
-  return RunUnary(context, "ListJobs", [&](RpcScope& /*scope*/) -> absl::Status {
+  return RunUnary(context, "ListJobs", [&](RpcScope& scope) -> absl::Status {
     LIGER_ASSIGN_OR_RETURN(std::optional<JobState> state,
                            JobStateFilterFromProto(request->state()));
-    for (const JobSnapshot& job : jobs_->List(state)) {
+    for (const JobSnapshot& job : jobs_->List(state, scope.tenant())) {
       JobSnapshotToProto(job, response->add_jobs());
     }
     return absl::OkStatus();
@@ -321,7 +323,7 @@ grpc::ServerUnaryReactor* LigerServiceImpl::CancelJob(grpc::CallbackServerContex
                                                       v1::CancelJobResponse* response) {
   return RunUnary(context, "CancelJob", [&](RpcScope& scope) -> absl::Status {
     scope.AddLogField("job_id", request->job_id());
-    LIGER_ASSIGN_OR_RETURN(JobSnapshot job, jobs_->Cancel(request->job_id()));
+    LIGER_ASSIGN_OR_RETURN(JobSnapshot job, jobs_->Cancel(request->job_id(), scope.tenant()));
     JobSnapshotToProto(job, response->mutable_job());
     return absl::OkStatus();
   });
@@ -332,14 +334,14 @@ grpc::ServerUnaryReactor* LigerServiceImpl::CancelJob(grpc::CallbackServerContex
 
 std::unique_ptr<RpcScope> LigerServiceImpl::NewScope(grpc::CallbackServerContext* context,
                                                      absl::string_view method) {
-  return std::make_unique<RpcScope>(method, context, gate_, metrics_, logger_);
+  return std::make_unique<RpcScope>(method, context, gate_, keys_, metrics_, logger_);
 }
 
 template <typename Work>
 grpc::ServerUnaryReactor* LigerServiceImpl::RunUnary(grpc::CallbackServerContext* context,
                                                      absl::string_view method, Work work) {
   auto* call = new UnaryCall(NewScope(context, method));
-  call->FinishWith(call->scope().admitted() ? work(call->scope()) : RpcScope::Rejection());
+  call->FinishWith(call->scope().admitted() ? work(call->scope()) : call->scope().rejection());
   return call;
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "core/auth/api_key_ring.h"
 #include "core/hosting/model_registry.h"
 #include "core/io/path_confinement.h"
 #include "core/jobs/job_manager.h"
@@ -45,10 +46,12 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
 
   // Every pointer must outlive the service. `on_models_changed` runs after each successful
   // LoadModel or UnloadModel, e.g. to update the health status.
-  // `paths` confines the directories and files requests name.
+  // `paths` confines the directories and files requests name. `keys` (may be null: no
+  // authentication) authenticates every call; sessions and jobs are then the caller's tenant's.
   LigerServiceImpl(ModelRegistry* models, SessionStore* sessions, JobManager* jobs,
-                   FineTuneDefaults fine_tune_defaults, PathConfinement paths, DrainGate* gate, ServiceMetrics* metrics,
-                   StructuredLogger* logger, std::function<void()> on_models_changed);
+                   FineTuneDefaults fine_tune_defaults, PathConfinement paths, DrainGate* gate,
+                   ApiKeyRing* keys, ServiceMetrics* metrics, StructuredLogger* logger,
+                   std::function<void()> on_models_changed);
 
   grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
                                       const v1::LoadModelRequest* request,
@@ -113,7 +116,7 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
                             v1::DetokenizeResponse* response);
   absl::Status DoCreateSession(const v1::CreateSessionRequest& request, RpcScope& scope,
                                v1::CreateSessionResponse* response);
-  absl::Status DoListSessions(const v1::ListSessionsRequest& request,
+  absl::Status DoListSessions(const v1::ListSessionsRequest& request, RpcScope& scope,
                               v1::ListSessionsResponse* response);
   absl::Status DoFineTune(const v1::FineTuneRequest& request, RpcScope& scope,
                           v1::FineTuneResponse* response);
@@ -139,6 +142,7 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
   const FineTuneDefaults fine_tune_defaults_;
   const PathConfinement paths_;
   DrainGate* const gate_;
+  ApiKeyRing* const keys_;
   ServiceMetrics* const metrics_;
   StructuredLogger* const logger_;
   const std::function<void()> on_models_changed_;

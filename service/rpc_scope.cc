@@ -5,6 +5,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
+#include "core/auth/bearer_token.h"
 #include "service/status_conversion.h"
 
 namespace liger::service {
@@ -12,6 +13,7 @@ namespace {
 
 constexpr char kRequestIdMetadataKey[] = "x-request-id";
 constexpr size_t kMaxClientRequestIdLength = 128;
+constexpr char kAuthorizationMetadataKey[] = "authorization";
 
 // A client's id is kept only if it cannot garble a log line or a metadata header.
 bool IsUsableRequestId(absl::string_view id) {
@@ -30,12 +32,12 @@ std::string NewRandomRequestId() {
 }  // namespace
 
 RpcScope::RpcScope(absl::string_view method, grpc::CallbackServerContext* context, DrainGate* gate,
-                   ServiceMetrics* metrics, StructuredLogger* logger)
+                   ApiKeyRing* keys, ServiceMetrics* metrics, StructuredLogger* logger)
     : method_(method),
       peer_(context->peer()),
       start_(absl::Now()),
       gate_(gate),
-      admitted_(gate->TryEnter()),
+      entered_gate_(gate->TryEnter()),
       metrics_(metrics),
       logger_(logger) {
   const auto& client_metadata = context->client_metadata();
@@ -46,14 +48,24 @@ RpcScope::RpcScope(absl::string_view method, grpc::CallbackServerContext* contex
   }
   if (request_id_.empty()) request_id_ = NewRandomRequestId();
   context->AddInitialMetadata(kRequestIdMetadataKey, request_id_);
+  if (!entered_gate_) {
+    rejection_ = absl::UnavailableError("the server is shutting down; retry on another instance");
+  } else if (keys != nullptr) {
+    auto header = client_metadata.find(kAuthorizationMetadataKey);
+    const absl::string_view authorization =
+        header == client_metadata.end() ? absl::string_view()
+                                        : absl::string_view(header->second.data(), header->second.size());
+    absl::StatusOr<std::string> tenant = keys->TenantOf(BearerToken(authorization));
+    if (tenant.ok()) {
+      tenant_ = *std::move(tenant);
+    } else {
+      rejection_ = tenant.status();
+    }
+  }
 }
 
 RpcScope::~RpcScope() {
-  if (admitted_) gate_->Leave();
-}
-
-absl::Status RpcScope::Rejection() {
-  return absl::UnavailableError("the server is shutting down; retry on another instance");
+  if (entered_gate_) gate_->Leave();
 }
 
 void RpcScope::AddLogField(std::string key, nlohmann::ordered_json value) {
@@ -68,6 +80,7 @@ grpc::Status RpcScope::Finish(const absl::Status& status) {
                       {"code", absl::StatusCodeToString(status.code())},
                       {"duration_ms", absl::ToDoubleMilliseconds(latency)},
                       {"peer", peer_}};
+  if (!tenant_.empty()) fields.emplace_back("tenant", tenant_);
   for (auto& field : extra_fields_) fields.push_back(std::move(field));
   if (!status.ok()) fields.emplace_back("error", std::string(status.message()));
   // Server-side faults are errors; a client's bad request is worth a warning at most.

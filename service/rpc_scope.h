@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/auth/api_key_ring.h"
 #include "service/drain_gate.h"
 #include "service/service_metrics.h"
 #include "service/structured_logger.h"
@@ -20,20 +21,24 @@ namespace liger::service {
 // are sent, not merely produced. The request id is the client's `x-request-id` metadata when
 // that is a sane token (1 to 128 printable ASCII characters), else a fresh random one; either way
 // it is sent back as `x-request-id` initial metadata, so construct the scope before the handler
-// sends anything.
+// sends anything. With API keys, the scope also authenticates the call (the `authorization`
+// metadata, `Bearer <key>`) and names its tenant.
 class RpcScope {
  public:
+  // `keys` may be null: no authentication, every call the empty tenant's.
   RpcScope(absl::string_view method, grpc::CallbackServerContext* context, DrainGate* gate,
-           ServiceMetrics* metrics, StructuredLogger* logger);
+           ApiKeyRing* keys, ServiceMetrics* metrics, StructuredLogger* logger);
   // Counts an admitted call out of the gate.
   ~RpcScope();
   RpcScope(const RpcScope&) = delete;
   RpcScope& operator=(const RpcScope&) = delete;
 
-  // False when the server is draining: the call must then finish at once with Rejection().
-  bool admitted() const { return admitted_; }
-  // UNAVAILABLE: the status of a call that was not admitted.
-  static absl::Status Rejection();
+  // False when the server is draining (UNAVAILABLE) or the call did not authenticate
+  // (UNAUTHENTICATED): it must then finish at once with rejection().
+  bool admitted() const { return rejection_.ok(); }
+  const absl::Status& rejection() const { return rejection_; }
+  // The tenant the call's key belongs to; empty without authentication.
+  const std::string& tenant() const { return tenant_; }
 
   const std::string& request_id() const { return request_id_; }
   const std::string& method() const { return method_; }
@@ -52,7 +57,9 @@ class RpcScope {
   std::string request_id_;
   LogFields extra_fields_;
   DrainGate* const gate_;
-  const bool admitted_;
+  const bool entered_gate_;
+  absl::Status rejection_;
+  std::string tenant_;
   ServiceMetrics* const metrics_;
   StructuredLogger* const logger_;
 };

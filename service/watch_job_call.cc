@@ -21,7 +21,8 @@ WatchJobCall* WatchJobCall::Start(std::unique_ptr<RpcScope> scope, JobManager& j
   // ended.
   std::shared_ptr<Link> link = call->link_;
   absl::StatusOr<std::shared_ptr<JobWatch>> watch =
-      jobs.Watch(job_id, [link](const JobUpdate& update) { Forward(*link, update); });
+      jobs.Watch(job_id, [link](const JobUpdate& update) { Forward(*link, update); },
+                 call->scope().tenant());
   if (!watch.ok()) {
     EndOnce(*link, watch.status());
     return call;

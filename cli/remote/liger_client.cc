@@ -1,6 +1,7 @@
 #include "cli/remote/liger_client.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <optional>
 #include <utility>
 
@@ -38,7 +39,13 @@ absl::StatusOr<std::unique_ptr<LigerClient>> LigerClient::Connect(const std::str
 LigerClient::LigerClient(std::string address, std::shared_ptr<grpc::Channel> channel)
     : address_(std::move(address)),
       channel_(std::move(channel)),
-      stub_(v1::LigerService::NewStub(channel_)) {}
+      stub_(v1::LigerService::NewStub(channel_)) {
+  if (const char* key = std::getenv(kApiKeyEnvironmentVariable); key != nullptr) api_key_ = key;
+}
+
+void LigerClient::Authorize(grpc::ClientContext* context) const {
+  if (!api_key_.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", api_key_));
+}
 
 absl::Status LigerClient::FromGrpc(const grpc::Status& status) const {
   const absl::Status converted = service::ToAbslStatus(status);
@@ -51,6 +58,7 @@ absl::Status LigerClient::FromGrpc(const grpc::Status& status) const {
 
 absl::StatusOr<v1::TokenizeResponse> LigerClient::Tokenize(const v1::TokenizeRequest& request) {
   grpc::ClientContext context;
+  Authorize(&context);
   SetUnaryDeadline(&context);
   v1::TokenizeResponse response;
   const grpc::Status status = stub_->Tokenize(&context, request, &response);
@@ -61,6 +69,7 @@ absl::StatusOr<v1::TokenizeResponse> LigerClient::Tokenize(const v1::TokenizeReq
 absl::StatusOr<v1::DetokenizeResponse> LigerClient::Detokenize(
     const v1::DetokenizeRequest& request) {
   grpc::ClientContext context;
+  Authorize(&context);
   SetUnaryDeadline(&context);
   v1::DetokenizeResponse response;
   const grpc::Status status = stub_->Detokenize(&context, request, &response);
@@ -73,6 +82,7 @@ absl::Status LigerClient::Generate(
     const std::function<absl::Status(const v1::GenerateResponse&)>& on_response) {
   // No deadline: a long generation is legitimate, and the server ends the stream.
   grpc::ClientContext context;
+  Authorize(&context);
   std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
       stub_->Generate(&context, request);
   v1::GenerateResponse response;
@@ -86,6 +96,7 @@ absl::Status LigerClient::Generate(
 
 absl::Status LigerClient::CheckHealth() {
   grpc::ClientContext context;
+  Authorize(&context);
   SetUnaryDeadline(&context);
   const std::unique_ptr<grpc::health::v1::Health::Stub> health =
       grpc::health::v1::Health::NewStub(channel_);
@@ -101,6 +112,7 @@ absl::Status LigerClient::CheckHealth() {
 
 absl::StatusOr<v1::Session> LigerClient::CreateSession(const v1::CreateSessionRequest& request) {
   grpc::ClientContext context;
+  Authorize(&context);
   SetUnaryDeadline(&context);
   v1::CreateSessionResponse response;
   const grpc::Status status = stub_->CreateSession(&context, request, &response);
@@ -110,6 +122,7 @@ absl::StatusOr<v1::Session> LigerClient::CreateSession(const v1::CreateSessionRe
 
 absl::StatusOr<v1::Session> LigerClient::GetSession(const std::string& session_id) {
   grpc::ClientContext context;
+  Authorize(&context);
   SetUnaryDeadline(&context);
   v1::GetSessionRequest request;
   request.set_session_id(session_id);
@@ -121,6 +134,7 @@ absl::StatusOr<v1::Session> LigerClient::GetSession(const std::string& session_i
 
 absl::Status LigerClient::DeleteSession(const std::string& session_id) {
   grpc::ClientContext context;
+  Authorize(&context);
   SetUnaryDeadline(&context);
   v1::DeleteSessionRequest request;
   request.set_session_id(session_id);
@@ -130,6 +144,7 @@ absl::Status LigerClient::DeleteSession(const std::string& session_id) {
 
 absl::StatusOr<v1::Session> LigerClient::ForkSession(const std::string& session_id) {
   grpc::ClientContext context;
+  Authorize(&context);
   SetUnaryDeadline(&context);
   v1::ForkSessionRequest request;
   request.set_session_id(session_id);
@@ -142,6 +157,7 @@ absl::StatusOr<v1::Session> LigerClient::ForkSession(const std::string& session_
 absl::StatusOr<v1::ListSessionsResponse> LigerClient::ListSessions(
     const v1::ListSessionsRequest& request) {
   grpc::ClientContext context;
+  Authorize(&context);
   SetUnaryDeadline(&context);
   v1::ListSessionsResponse response;
   const grpc::Status status = stub_->ListSessions(&context, request, &response);
@@ -153,6 +169,7 @@ absl::StatusOr<v1::ConvertResult> LigerClient::Convert(
     const v1::ConvertRequest& request,
     const std::function<void(const v1::ConvertProgress&)>& on_progress) {
   grpc::ClientContext context;
+  Authorize(&context);
   std::unique_ptr<grpc::ClientReader<v1::ConvertResponse>> reader =
       stub_->Convert(&context, request);
   v1::ConvertResponse response;
@@ -172,6 +189,7 @@ absl::StatusOr<v1::ConvertResult> LigerClient::Convert(
 
 absl::StatusOr<v1::Job> LigerClient::FineTune(const v1::FineTuneRequest& request) {
   grpc::ClientContext context;
+  Authorize(&context);
   SetUnaryDeadline(&context);
   v1::FineTuneResponse response;
   const grpc::Status status = stub_->FineTune(&context, request, &response);
@@ -182,6 +200,7 @@ absl::StatusOr<v1::Job> LigerClient::FineTune(const v1::FineTuneRequest& request
 absl::Status LigerClient::WatchJob(const std::string& job_id,
                                    const std::function<void(const v1::Job&)>& on_update) {
   grpc::ClientContext context;
+  Authorize(&context);
   v1::WatchJobRequest request;
   request.set_job_id(job_id);
   std::unique_ptr<grpc::ClientReader<v1::WatchJobResponse>> reader =

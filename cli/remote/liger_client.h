@@ -15,9 +15,12 @@ namespace liger::cli {
 
 // The CLI's connection to a `liger serve`: the generated stub behind absl::Status results. Errors
 // keep the server's code and carry its name in the message ("NOT_FOUND: session ... not found"),
-// so the one line the CLI prints says both.
+// so the one line the CLI prints says both. Calls carry the API key in LIGER_API_KEY, if set, as
+// `authorization: Bearer <key>` metadata.
 class LigerClient {
  public:
+  static constexpr char kApiKeyEnvironmentVariable[] = "LIGER_API_KEY";
+
   // How long Connect waits for the server to accept the connection.
   static constexpr absl::Duration kDefaultConnectTimeout = absl::Seconds(5);
 
@@ -59,6 +62,8 @@ class LigerClient {
 
  private:
   LigerClient(std::string address, std::shared_ptr<grpc::Channel> channel);
+  // Adds the API key, if any, to a call's metadata.
+  void Authorize(grpc::ClientContext* context) const;
 
   // The client's view of a failed call: the status with its code name and, for an unreachable
   // server, the address.
@@ -66,6 +71,7 @@ class LigerClient {
 
   const std::string address_;
   std::shared_ptr<grpc::Channel> channel_;
+  std::string api_key_;  // empty: calls carry none
   std::unique_ptr<v1::LigerService::Stub> stub_;
 };
 

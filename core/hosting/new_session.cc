@@ -9,7 +9,8 @@
 
 namespace liger {
 
-absl::StatusOr<SessionInfo> NewSession(const HostedModel& model, SessionStore& store) {
+absl::StatusOr<SessionInfo> NewSession(const HostedModel& model, SessionStore& store,
+                                       const std::string& tenant) {
   std::unique_ptr<ModelState> state;
   try {
     state = model.model->NewState();
@@ -17,7 +18,7 @@ absl::StatusOr<SessionInfo> NewSession(const HostedModel& model, SessionStore& s
     return absl::ResourceExhaustedError(
         absl::StrCat("cannot allocate a session state: ", e.what_without_backtrace()));
   }
-  return store.Create(model.name, std::move(state));
+  return store.Create(model.name, std::move(state), tenant);
 }
 
 }  // namespace liger

@@ -10,6 +10,14 @@
 #include "core/util/status_macros.h"
 
 namespace liger {
+namespace {
+
+// Also the answer for another tenant's job, so that ids reveal nothing across tenants.
+absl::Status JobNotFoundError(const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("no job \"", id, "\""));
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(JobManagerOptions options) {
   if (!options.runner) return absl::InvalidArgumentError("the job manager needs a runner");
@@ -66,7 +74,8 @@ void JobManager::Recover() {
   }
 }
 
-absl::StatusOr<JobSnapshot> JobManager::Submit(const FineTuneOptions& options) {
+absl::StatusOr<JobSnapshot> JobManager::Submit(const FineTuneOptions& options,
+                                               const std::string& tenant) {
   LIGER_RETURN_IF_ERROR(CheckFineTuneSubmission(options));
   LIGER_ASSIGN_OR_RETURN(std::string id, NewSessionId());
   absl::MutexLock lock(&mu_);
@@ -86,6 +95,7 @@ absl::StatusOr<JobSnapshot> JobManager::Submit(const FineTuneOptions& options) {
   }
   Job job;
   job.snapshot.id = id;
+  job.snapshot.tenant = tenant;
   job.snapshot.state = JobState::kQueued;
   job.snapshot.options = options;
   job.snapshot.created_at = absl::Now();
@@ -100,30 +110,33 @@ absl::StatusOr<JobSnapshot> JobManager::Submit(const FineTuneOptions& options) {
   return snapshot;
 }
 
-absl::StatusOr<JobSnapshot> JobManager::Get(const std::string& id) const {
+absl::StatusOr<JobSnapshot> JobManager::Get(const std::string& id, const std::string& tenant) const {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(id);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job \"", id, "\""));
+  if (it == jobs_.end() || it->second.snapshot.tenant != tenant) return JobNotFoundError(id);
   return it->second.snapshot;
 }
 
-std::vector<JobSnapshot> JobManager::List(std::optional<JobState> state) const {
+std::vector<JobSnapshot> JobManager::List(std::optional<JobState> state,
+                                          const std::string& tenant) const {
   absl::MutexLock lock(&mu_);
   std::vector<JobSnapshot> out;
   for (auto it = creation_order_.rbegin(); it != creation_order_.rend(); ++it) {
     const JobSnapshot& snapshot = jobs_.at(*it).snapshot;
-    if (!state.has_value() || snapshot.state == *state) out.push_back(snapshot);
+    if (snapshot.tenant == tenant && (!state.has_value() || snapshot.state == *state)) {
+      out.push_back(snapshot);
+    }
   }
   return out;
 }
 
-absl::StatusOr<JobSnapshot> JobManager::Cancel(const std::string& id) {
+absl::StatusOr<JobSnapshot> JobManager::Cancel(const std::string& id, const std::string& tenant) {
   Deliveries deliveries;
   JobSnapshot snapshot;
   {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(id);
-    if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job \"", id, "\""));
+    if (it == jobs_.end() || it->second.snapshot.tenant != tenant) return JobNotFoundError(id);
     Job& job = it->second;
     if (IsTerminalJobState(job.snapshot.state)) {
       return absl::FailedPreconditionError(absl::StrCat("job ", id, " has already finished (",
@@ -146,13 +159,14 @@ absl::StatusOr<JobSnapshot> JobManager::Cancel(const std::string& id) {
 }
 
 absl::StatusOr<std::shared_ptr<JobWatch>> JobManager::Watch(const std::string& id,
-                                                            JobWatchCallback callback) {
+                                                            JobWatchCallback callback,
+                                                            const std::string& tenant) {
   auto watch = std::make_shared<JobWatch>(std::move(callback));
   {
     absl::MutexLock lock(&mu_);
     if (shutting_down_) return absl::UnavailableError("the job manager is shutting down");
     auto it = jobs_.find(id);
-    if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job \"", id, "\""));
+    if (it == jobs_.end() || it->second.snapshot.tenant != tenant) return JobNotFoundError(id);
     Job& job = it->second;
     const bool last = IsTerminalJobState(job.snapshot.state);
     watch->Enqueue({job.snapshot, last});

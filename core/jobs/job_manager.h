@@ -60,23 +60,27 @@ class JobManager {
   // Checks `options` (CheckFineTuneSubmission; ALREADY_EXISTS too when an
   // unfinished job writes the same output_dir) and queues a job. UNAVAILABLE
   // after Shutdown.
-  absl::StatusOr<JobSnapshot> Submit(const FineTuneOptions& options);
+  // The job belongs to `tenant`: for any other, Get, Cancel and Watch answer NOT_FOUND as for an
+  // unknown id, and List leaves it out.
+  absl::StatusOr<JobSnapshot> Submit(const FineTuneOptions& options, const std::string& tenant = "");
   // NOT_FOUND for an unknown id.
-  absl::StatusOr<JobSnapshot> Get(const std::string& id) const;
-  // Newest first; only jobs in `state` when it is set.
-  std::vector<JobSnapshot> List(std::optional<JobState> state = std::nullopt) const;
+  absl::StatusOr<JobSnapshot> Get(const std::string& id, const std::string& tenant = "") const;
+  // The tenant's jobs, newest first; only jobs in `state` when it is set.
+  std::vector<JobSnapshot> List(std::optional<JobState> state = std::nullopt,
+                                const std::string& tenant = "") const;
   // A queued job is CANCELLED at once; a running one is asked to stop and
   // becomes CANCELLED when its run returns (the snapshot returned is still
   // RUNNING). FAILED_PRECONDITION for a finished job, NOT_FOUND for an unknown
   // one.
-  absl::StatusOr<JobSnapshot> Cancel(const std::string& id);
+  absl::StatusOr<JobSnapshot> Cancel(const std::string& id, const std::string& tenant = "");
 
   // Subscribes `callback` to job `id`: the current snapshot first, then one
   // after every change of state or progress, the last flagged (see JobUpdate).
   // The first is delivered before Watch returns, on the calling thread; later
   // ones on whichever thread made the change. Closing the returned watch
   // unsubscribes. NOT_FOUND for an unknown job, UNAVAILABLE after Shutdown.
-  absl::StatusOr<std::shared_ptr<JobWatch>> Watch(const std::string& id, JobWatchCallback callback);
+  absl::StatusOr<std::shared_ptr<JobWatch>> Watch(const std::string& id, JobWatchCallback callback,
+                                                  const std::string& tenant = "");
 
   // Jobs in `state`, and the progress of the running job if any: for metrics.
   int64_t CountInState(JobState state) const;

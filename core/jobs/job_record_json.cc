@@ -155,6 +155,8 @@ JobSnapshot SnapshotFromJson(const nlohmann::json& json) {
   if (json.contains("started_at")) job.started_at = ParseJobRecordTime(json.at("started_at"));
   if (json.contains("finished_at")) job.finished_at = ParseJobRecordTime(json.at("finished_at"));
   job.error_message = json.at("error_message").get<std::string>();
+  // Records written before tenants existed have none: the unauthenticated tenant's.
+  if (json.contains("tenant")) job.tenant = json.at("tenant").get<std::string>();
   return job;
 }
 
@@ -170,6 +172,7 @@ nlohmann::ordered_json JobSnapshotToJson(const JobSnapshot& job) {
   if (job.started_at.has_value()) json["started_at"] = JobRecordTime(*job.started_at);
   if (job.finished_at.has_value()) json["finished_at"] = JobRecordTime(*job.finished_at);
   json["error_message"] = job.error_message;
+  if (!job.tenant.empty()) json["tenant"] = job.tenant;
   return json;
 }
 

@@ -13,6 +13,7 @@ namespace liger {
 // what its job files record.
 struct JobSnapshot {
   std::string id;
+  std::string tenant;  // the tenant that submitted it (empty without authentication)
   JobState state = JobState::kQueued;
   FineTuneOptions options;
   FineTuneProgress progress;

@@ -10,6 +10,7 @@ namespace liger {
 // What a session store tells about one session (a snapshot).
 struct SessionInfo {
   std::string id;
+  std::string tenant;        // the tenant it belongs to (empty without authentication)
   std::string model;         // the model whose state it holds
   absl::Time created;
   absl::Time last_used;      // the last lease, release or fork

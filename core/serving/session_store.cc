@@ -33,6 +33,10 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::New(SessionStoreOpti
     return absl::InvalidArgumentError(absl::StrCat(
         "session idle TTL = ", absl::FormatDuration(options.idle_ttl), " must be positive"));
   }
+  if (options.max_sessions_per_tenant <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sessions per tenant = ", options.max_sessions_per_tenant, " must be positive"));
+  }
   if (!options.clock) options.clock = [] { return absl::Now(); };
   return std::unique_ptr<SessionStore>(new SessionStore(std::move(options)));
 }
@@ -40,22 +44,26 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::New(SessionStoreOpti
 SessionStore::SessionStore(SessionStoreOptions options)
     : budget_bytes_(options.budget_bytes),
       idle_ttl_(options.idle_ttl),
-      clock_(std::move(options.clock)) {}
+      clock_(std::move(options.clock)),
+      max_sessions_per_tenant_(options.max_sessions_per_tenant) {}
 
 absl::StatusOr<SessionInfo> SessionStore::Create(std::string model,
-                                                 std::unique_ptr<ModelState> state) {
+                                                 std::unique_ptr<ModelState> state,
+                                                 const std::string& tenant) {
   if (state == nullptr) return absl::InvalidArgumentError("a session needs a model state");
   if (model.empty()) return absl::InvalidArgumentError("a session needs a model name");
   absl::MutexLock lock(&mu_);
   const absl::Time now = Now();
   SweepLocked(now);
+  if (absl::Status s = CheckTenantRoomLocked(tenant); !s.ok()) return s;
   if (absl::Status s = MakeRoomLocked(state->bytes(), "", "a new session"); !s.ok()) return s;
-  return InsertLocked(std::move(model), std::move(state), now);
+  return InsertLocked(tenant, std::move(model), std::move(state), now);
 }
 
 absl::StatusOr<SessionLease> SessionStore::AcquireFor(const std::string& id,
-                                                      const std::string& model) {
-  absl::StatusOr<SessionLease> lease = Acquire(id);
+                                                      const std::string& model,
+                                                      const std::string& tenant) {
+  absl::StatusOr<SessionLease> lease = Acquire(id, tenant);
   if (lease.ok() && !model.empty() && lease->model() != model) {
     return absl::InvalidArgumentError(absl::StrCat("session ", id, " belongs to model \"",
                                                    lease->model(), "\", not \"", model, "\""));
@@ -63,11 +71,12 @@ absl::StatusOr<SessionLease> SessionStore::AcquireFor(const std::string& id,
   return lease;
 }
 
-absl::StatusOr<SessionLease> SessionStore::Acquire(const std::string& id) {
+absl::StatusOr<SessionLease> SessionStore::Acquire(const std::string& id,
+                                                   const std::string& tenant) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = Now();
   SweepLocked(now);
-  absl::StatusOr<Entry*> entry = FindLocked(id);
+  absl::StatusOr<Entry*> entry = FindLocked(id, tenant);
   if (!entry.ok()) return entry.status();
   if ((*entry)->busy) return SessionBusyError(id);
   (*entry)->busy = true;
@@ -75,33 +84,34 @@ absl::StatusOr<SessionLease> SessionStore::Acquire(const std::string& id) {
   return SessionLease(this, id, (*entry)->model, (*entry)->state.get());
 }
 
-absl::StatusOr<SessionInfo> SessionStore::Get(const std::string& id) {
+absl::StatusOr<SessionInfo> SessionStore::Get(const std::string& id, const std::string& tenant) {
   absl::MutexLock lock(&mu_);
   SweepLocked(Now());
-  absl::StatusOr<Entry*> entry = FindLocked(id);
+  absl::StatusOr<Entry*> entry = FindLocked(id, tenant);
   if (!entry.ok()) return entry.status();
   return Info(id, **entry);
 }
 
-absl::Status SessionStore::Delete(const std::string& id) {
+absl::Status SessionStore::Delete(const std::string& id, const std::string& tenant) {
   absl::MutexLock lock(&mu_);
   SweepLocked(Now());
-  absl::StatusOr<Entry*> entry = FindLocked(id);
+  absl::StatusOr<Entry*> entry = FindLocked(id, tenant);
   if (!entry.ok()) return entry.status();
   if ((*entry)->busy) return SessionBusyError(id);
   EraseLocked(id);
   return absl::OkStatus();
 }
 
-absl::StatusOr<SessionInfo> SessionStore::Fork(const std::string& id) {
+absl::StatusOr<SessionInfo> SessionStore::Fork(const std::string& id, const std::string& tenant) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = Now();
   SweepLocked(now);
-  absl::StatusOr<Entry*> found = FindLocked(id);
+  absl::StatusOr<Entry*> found = FindLocked(id, tenant);
   if (!found.ok()) return found.status();
   Entry& source = **found;
   // A busy state is being advanced by another thread: copying it now would race.
   if (source.busy) return SessionBusyError(id);
+  if (absl::Status s = CheckTenantRoomLocked(tenant); !s.ok()) return s;
   // Make room before copying so the copy never exceeds the budget, even for a moment.
   if (absl::Status s = MakeRoomLocked(source.bytes, id, "a forked session"); !s.ok()) return s;
   std::unique_ptr<ModelState> copy;
@@ -115,15 +125,16 @@ absl::StatusOr<SessionInfo> SessionStore::Fork(const std::string& id) {
   }
   if (absl::Status s = MakeRoomLocked(copy->bytes(), id, "a forked session"); !s.ok()) return s;
   TouchLocked(source, now);
-  return InsertLocked(source.model, std::move(copy), now);
+  return InsertLocked(tenant, source.model, std::move(copy), now);
 }
 
-std::vector<SessionInfo> SessionStore::List() {
+std::vector<SessionInfo> SessionStore::List(const std::string& tenant) {
   absl::MutexLock lock(&mu_);
   SweepLocked(Now());
   std::vector<SessionInfo> infos;
-  infos.reserve(sessions_.size());
-  for (const auto& [id, entry] : sessions_) infos.push_back(Info(id, entry));
+  for (const auto& [id, entry] : sessions_) {
+    if (entry.tenant == tenant) infos.push_back(Info(id, entry));
+  }
   std::sort(infos.begin(), infos.end(), [](const SessionInfo& a, const SessionInfo& b) {
     return a.created != b.created ? a.created < b.created : a.id < b.id;
   });
@@ -221,7 +232,16 @@ absl::Status SessionStore::MakeRoomLocked(int64_t needed, const std::string& kee
   return absl::OkStatus();
 }
 
-absl::StatusOr<SessionInfo> SessionStore::InsertLocked(std::string model,
+absl::Status SessionStore::CheckTenantRoomLocked(const std::string& tenant) {
+  const auto it = tenant_sessions_.find(tenant);
+  if (it != tenant_sessions_.end() && it->second >= max_sessions_per_tenant_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this tenant holds ", it->second, " sessions, as many as it may; delete some first"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SessionInfo> SessionStore::InsertLocked(std::string tenant, std::string model,
                                                        std::unique_ptr<ModelState> state,
                                                        absl::Time now) {
   std::string id;
@@ -231,6 +251,8 @@ absl::StatusOr<SessionInfo> SessionStore::InsertLocked(std::string model,
     id = *std::move(fresh);
   } while (sessions_.count(id) != 0);
   Entry entry;
+  ++tenant_sessions_[tenant];
+  entry.tenant = std::move(tenant);
   entry.model = std::move(model);
   entry.tokens = state->tokens();
   entry.bytes = state->bytes();
@@ -248,6 +270,9 @@ void SessionStore::EraseLocked(const std::string& id) {
   if (it == sessions_.end()) return;
   used_bytes_ -= it->second.bytes;
   lru_.erase(it->second.lru);
+  if (auto count = tenant_sessions_.find(it->second.tenant); --count->second == 0) {
+    tenant_sessions_.erase(count);
+  }
   sessions_.erase(it);
 }
 
@@ -256,15 +281,17 @@ void SessionStore::TouchLocked(Entry& entry, absl::Time now) {
   lru_.splice(lru_.end(), lru_, entry.lru);
 }
 
-absl::StatusOr<SessionStore::Entry*> SessionStore::FindLocked(const std::string& id) {
+absl::StatusOr<SessionStore::Entry*> SessionStore::FindLocked(const std::string& id,
+                                                             const std::string& tenant) {
   auto it = sessions_.find(id);
-  if (it == sessions_.end()) return SessionNotFoundError(id);
+  if (it == sessions_.end() || it->second.tenant != tenant) return SessionNotFoundError(id);
   return &it->second;
 }
 
 SessionInfo SessionStore::Info(const std::string& id, const Entry& entry) {
   SessionInfo info;
   info.id = id;
+  info.tenant = entry.tenant;
   info.model = entry.model;
   info.created = entry.created;
   info.last_used = entry.last_used;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
+#include "core/auth/bearer_token.h"
 #include "core/hosting/new_session.h"
 #include "service/http/openai_translation.h"
 #include "service/http/streamed_generation.h"
@@ -23,6 +24,7 @@ constexpr char kSessionHeader[] = "X-Liger-Session";
 
 void SetError(httplib::Response& response, const absl::Status& status) {
   response.status = HttpStatusFor(status);
+  if (absl::IsUnauthenticated(status)) response.set_header("WWW-Authenticate", "Bearer");
   response.set_content(ErrorJson(status), kJson);
 }
 
@@ -37,14 +39,21 @@ std::string Event(const std::string& data) { return absl::StrCat("data: ", data,
 }  // namespace
 
 OpenAiHttpServer::OpenAiHttpServer(ModelRegistry* models, SessionStore* sessions,
-                                   std::string web_page, size_t max_request_bytes)
+                                   std::string web_page, size_t max_request_bytes,
+                                   ApiKeyRing* keys)
     : models_(models),
       sessions_(sessions),
+      keys_(keys),
       web_page_(std::move(web_page)),
       max_request_bytes_(max_request_bytes),
       listener_("HTTP") {}
 
 OpenAiHttpServer::~OpenAiHttpServer() { Stop(); }
+
+absl::StatusOr<std::string> OpenAiHttpServer::Authenticate(const httplib::Request& request) const {
+  if (keys_ == nullptr) return std::string();
+  return keys_->TenantOf(BearerToken(request.get_header_value("Authorization")));
+}
 
 void OpenAiHttpServer::Track(const std::shared_ptr<StreamedGeneration>& generation) {
   absl::MutexLock lock(&mu_);
@@ -69,36 +78,40 @@ void OpenAiHttpServer::HandleModels(httplib::Response& response) {
 
 void OpenAiHttpServer::HandleSessions(const httplib::Request& request,
                                       httplib::Response& response) {
+  absl::StatusOr<std::string> tenant = Authenticate(request);
+  if (!tenant.ok()) return SetError(response, tenant.status());
   if (request.method == "POST") {
     absl::StatusOr<std::string> name = ModelFromBody(request.body);
     if (!name.ok()) return SetError(response, name.status());
     absl::StatusOr<std::shared_ptr<const HostedModel>> model = models_->Find(*name);
     if (!model.ok()) return SetError(response, model.status());
-    absl::StatusOr<SessionInfo> session = NewSession(**model, *sessions_);
+    absl::StatusOr<SessionInfo> session = NewSession(**model, *sessions_, *tenant);
     if (!session.ok()) return SetError(response, session.status());
     return response.set_content(SessionJson(*session), kJson);
   }
   const std::string id = request.matches[1];
   if (request.method == "DELETE") {
-    if (absl::Status deleted = sessions_->Delete(id); !deleted.ok()) {
+    if (absl::Status deleted = sessions_->Delete(id, *tenant); !deleted.ok()) {
       return SetError(response, deleted);
     }
     return response.set_content(nlohmann::json{{"id", id}, {"deleted", true}}.dump(), kJson);
   }
-  absl::StatusOr<SessionInfo> session = sessions_->Get(id);
+  absl::StatusOr<SessionInfo> session = sessions_->Get(id, *tenant);
   if (!session.ok()) return SetError(response, session.status());
   response.set_content(SessionJson(*session), kJson);
 }
 
 void OpenAiHttpServer::HandleCompletion(const httplib::Request& request,
                                         httplib::Response& response, bool chat) {
+  absl::StatusOr<std::string> tenant = Authenticate(request);
+  if (!tenant.ok()) return SetError(response, tenant.status());
   absl::StatusOr<CompletionRequest> parsed = ParseCompletionRequest(request.body, chat);
   if (!parsed.ok()) return SetError(response, parsed.status());
   absl::StatusOr<std::shared_ptr<const HostedModel>> model = models_->Find(parsed->model);
   if (!model.ok()) return SetError(response, model.status());
   const std::string session_id = request.get_header_value(kSessionHeader);
   absl::StatusOr<std::shared_ptr<StreamedGeneration>> started = StreamedGeneration::Start(
-      **model, *sessions_, session_id, parsed->prompt, parsed->options);
+      **model, *sessions_, session_id, *tenant, parsed->prompt, parsed->options);
   if (!started.ok()) return SetError(response, started.status());
   std::shared_ptr<StreamedGeneration> generation = *std::move(started);
   const CompletionIdentity identity{NewCompletionId(chat), (*model)->name,
@@ -185,7 +198,10 @@ absl::Status OpenAiHttpServer::Start(const std::string& host, int port) {
                [this](const httplib::Request& request, httplib::Response& response) {
                  HandleCompletion(request, response, /*chat=*/true);
                });
-  server->Get("/v1/models", [this](const httplib::Request&, httplib::Response& response) {
+  server->Get("/v1/models", [this](const httplib::Request& request, httplib::Response& response) {
+    if (absl::StatusOr<std::string> tenant = Authenticate(request); !tenant.ok()) {
+      return SetError(response, tenant.status());
+    }
     HandleModels(response);
   });
   const auto sessions = [this](const httplib::Request& request, httplib::Response& response) {

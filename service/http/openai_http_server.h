@@ -7,6 +7,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "core/auth/api_key_ring.h"
 #include "core/hosting/model_registry.h"
 #include "core/serving/session_store.h"
 #include "service/metrics/http_listener.h"
@@ -29,10 +30,12 @@ class StreamedGeneration;
 // with the HTTP status for their code and OpenAI's {"error": {...}} body.
 class OpenAiHttpServer {
  public:
-  // The registry and the store must outlive the server. Request bodies over max_request_bytes get
-  // 413 Payload Too Large.
+  // The registry, the store and `keys` must outlive the server. Request bodies over
+  // max_request_bytes get 413 Payload Too Large. With `keys` (may be null: no authentication)
+  // every /v1 request must carry `Authorization: Bearer <key>` (else 401), and sessions are the
+  // key's tenant's; the page at / stays open.
   OpenAiHttpServer(ModelRegistry* models, SessionStore* sessions, std::string web_page,
-                   size_t max_request_bytes);
+                   size_t max_request_bytes, ApiKeyRing* keys = nullptr);
   ~OpenAiHttpServer();
   OpenAiHttpServer(const OpenAiHttpServer&) = delete;
   OpenAiHttpServer& operator=(const OpenAiHttpServer&) = delete;
@@ -47,6 +50,8 @@ class OpenAiHttpServer {
   int port() const { return listener_.port(); }
 
  private:
+  // The tenant of the request's API key ("" without keys), or UNAUTHENTICATED.
+  absl::StatusOr<std::string> Authenticate(const httplib::Request& request) const;
   void HandleCompletion(const httplib::Request& request, httplib::Response& response, bool chat);
   void HandleModels(httplib::Response& response);
   void HandleSessions(const httplib::Request& request, httplib::Response& response);
@@ -56,6 +61,7 @@ class OpenAiHttpServer {
 
   ModelRegistry* const models_;
   SessionStore* const sessions_;
+  ApiKeyRing* const keys_;
   const std::string web_page_;
   const size_t max_request_bytes_;
   metrics::HttpListener listener_;

@@ -10,11 +10,11 @@ StreamedGeneration::StreamedGeneration() : cancellation_(std::make_shared<Cancel
 
 absl::StatusOr<std::shared_ptr<StreamedGeneration>> StreamedGeneration::Start(
     const HostedModel& model, SessionStore& sessions, const std::string& session_id,
-    const std::string& prompt, const GenerationOptions& options) {
+    const std::string& tenant, const std::string& prompt, const GenerationOptions& options) {
   std::shared_ptr<StreamedGeneration> generation(new StreamedGeneration());
   GenerationRequest work;
   if (!session_id.empty()) {
-    LIGER_ASSIGN_OR_RETURN(SessionLease lease, sessions.AcquireFor(session_id, model.name));
+    LIGER_ASSIGN_OR_RETURN(SessionLease lease, sessions.AcquireFor(session_id, model.name, tenant));
     generation->context_tokens_ = lease.state().tokens();
     work.session = std::move(lease);
   }

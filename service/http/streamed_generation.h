@@ -27,11 +27,11 @@ class StreamedGeneration {
 
   // Tokenizes `prompt` (with the tokenizer's special tokens unless it continues a session that
   // holds tokens) and submits it. With a non-empty `session_id` the generation continues that
-  // session (NOT_FOUND if unknown, FAILED_PRECONDITION while busy, INVALID_ARGUMENT if it belongs
-  // to another model than `model`). Errors of Submit as they are.
+  // session of `tenant` (NOT_FOUND if unknown to it, FAILED_PRECONDITION while busy,
+  // INVALID_ARGUMENT if it belongs to another model than `model`). Errors of Submit as they are.
   static absl::StatusOr<std::shared_ptr<StreamedGeneration>> Start(
       const HostedModel& model, SessionStore& sessions, const std::string& session_id,
-      const std::string& prompt, const GenerationOptions& options);
+      const std::string& tenant, const std::string& prompt, const GenerationOptions& options);
 
   // The next event; after the end event, nullopt at once.
   std::optional<Event> Next();

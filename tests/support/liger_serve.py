@@ -1,6 +1,6 @@
-"""Starts `liger serve` for the Python suites: LIGER_BINARY and LIGER_MODEL name the binary and the
-model; `extra_args` pick the ports (port 0 each). Returns the process and the address printed on
-the line that starts with `prefix` ("listening on ", "http on ")."""
+"""Starts and stops `liger serve` for the Python suites: LIGER_BINARY and LIGER_MODEL name the binary
+and the model; `extra_args` pick the ports (port 0 each). start_liger_serve returns the process and
+the address printed on the line that starts with `prefix` ("listening on ", "http on ")."""
 
 import os
 import subprocess
@@ -26,3 +26,14 @@ def start_liger_serve(extra_args, prefix, log):
     process.wait()
     process.stdout.close()
     raise RuntimeError(f"liger serve printed no line starting with {prefix!r}")
+
+
+def stop_liger_serve(process):
+    """SIGTERM (a graceful drain), SIGKILL if that takes over a minute; closes its stdout."""
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    process.stdout.close()

@@ -7,10 +7,16 @@ from liger_client._proto import pb
 SESSION_METADATA_KEY = "x-liger-session"
 
 
-def session_metadata(request):
-    """Call metadata for `request`: its session id, when it has one."""
+def call_metadata(request, api_key=None):
+    """Call metadata for `request`: the API key as a bearer token, when there is one, and the
+    request's session id, when it has one."""
+    metadata = []
+    if api_key:
+        metadata.append(("authorization", f"Bearer {api_key}"))
     session_id = getattr(request, "session_id", "")
-    return ((SESSION_METADATA_KEY, session_id),) if session_id else None
+    if session_id:
+        metadata.append((SESSION_METADATA_KEY, session_id))
+    return tuple(metadata) or None
 
 
 _VARIANTS = {"gla": pb.LIGER_VARIANT_GLA, "hgrn2": pb.LIGER_VARIANT_HGRN2,

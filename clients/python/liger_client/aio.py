@@ -16,10 +16,11 @@ class AsyncClient:
                 print(event.text, end="", flush=True)
     """
 
-    def __init__(self, target, *, timeout=None, channel=None):
+    def __init__(self, target, *, timeout=None, channel=None, api_key=None):
         self._channel = channel or grpc.aio.insecure_channel(target)
         self._stub = pb_grpc.LigerServiceStub(self._channel)
         self._timeout = timeout
+        self._api_key = api_key
 
     async def close(self):
         await self._channel.close()
@@ -33,12 +34,12 @@ class AsyncClient:
     async def _call(self, method, request):
         try:
             return await method(request, timeout=self._timeout,
-                                metadata=_requests.session_metadata(request))
+                                metadata=_requests.call_metadata(request, self._api_key))
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from None
 
     async def _stream(self, method, request):
-        call = method(request, timeout=self._timeout, metadata=_requests.session_metadata(request))
+        call = method(request, timeout=self._timeout, metadata=_requests.call_metadata(request, self._api_key))
         try:
             async for response in call:
                 yield response

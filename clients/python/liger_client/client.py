@@ -10,17 +10,19 @@ from liger_client.errors import from_rpc_error
 
 class Client:
     """A connection to a liger server. Every method raises a liger_client.errors.LigerError
-    subclass for a failed call; `timeout` (seconds) bounds each call, None for none.
+    subclass for a failed call; `timeout` (seconds) bounds each call, None for none; `api_key`
+    is sent with every call (as `authorization: Bearer <key>`) to a server that requires one.
 
         with Client("localhost:50051") as client:
             for event in client.generate("The ship sailed", max_new_tokens=16):
                 print(event.text, end="", flush=True)
     """
 
-    def __init__(self, target, *, timeout=None, channel=None):
+    def __init__(self, target, *, timeout=None, channel=None, api_key=None):
         self._channel = channel or grpc.insecure_channel(target)
         self._stub = pb_grpc.LigerServiceStub(self._channel)
         self._timeout = timeout
+        self._api_key = api_key
 
     def close(self):
         self._channel.close()
@@ -34,12 +36,12 @@ class Client:
     def _call(self, method, request):
         try:
             return method(request, timeout=self._timeout,
-                          metadata=_requests.session_metadata(request))
+                          metadata=_requests.call_metadata(request, self._api_key))
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
     def _stream(self, method, request):
-        call = method(request, timeout=self._timeout, metadata=_requests.session_metadata(request))
+        call = method(request, timeout=self._timeout, metadata=_requests.call_metadata(request, self._api_key))
         try:
             yield from call
         except grpc.RpcError as error:

@@ -14,7 +14,7 @@ import grpc
 
 import liger_client
 from liger_client import AsyncClient, Client
-from liger_serve import start_liger_serve
+from liger_serve import start_liger_serve, stop_liger_serve
 
 MODEL = os.environ["LIGER_MODEL"]
 CALL_TIMEOUT_SECONDS = 300
@@ -29,13 +29,7 @@ class Server:
                                                        self._log)
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process.stdout.close()
+        stop_liger_serve(self.process)
         self._log.close()
 
 
@@ -149,18 +143,27 @@ class ClientTest(unittest.TestCase):
         self.assertIsInstance(error, liger_client.NotFoundError)
 
 
-class SessionMetadataTest(unittest.TestCase):
-    """Calls naming a session carry its id as metadata, for load balancers that hash on it."""
+class CallMetadataTest(unittest.TestCase):
+    """Calls naming a session carry its id as metadata, for load balancers that hash on it; a
+    client with an API key sends it as a bearer token on every call."""
 
     def test_session_calls_carry_the_id(self):
         from liger_client import _requests
         from liger_client._proto import pb
-        self.assertEqual(_requests.session_metadata(pb.GetSessionRequest(session_id="abc")),
+        self.assertEqual(_requests.call_metadata(pb.GetSessionRequest(session_id="abc")),
                          (("x-liger-session", "abc"),))
         request = _requests.generate_request("hi", session_id="abc")
-        self.assertEqual(_requests.session_metadata(request), (("x-liger-session", "abc"),))
-        self.assertIsNone(_requests.session_metadata(_requests.generate_request("hi")))
-        self.assertIsNone(_requests.session_metadata(pb.ListModelsRequest()))
+        self.assertEqual(_requests.call_metadata(request), (("x-liger-session", "abc"),))
+        self.assertIsNone(_requests.call_metadata(_requests.generate_request("hi")))
+        self.assertIsNone(_requests.call_metadata(pb.ListModelsRequest()))
+
+    def test_an_api_key_goes_with_every_call(self):
+        from liger_client import _requests
+        from liger_client._proto import pb
+        self.assertEqual(_requests.call_metadata(pb.ListModelsRequest(), "k"),
+                         (("authorization", "Bearer k"),))
+        self.assertEqual(_requests.call_metadata(pb.GetSessionRequest(session_id="abc"), "k"),
+                         (("authorization", "Bearer k"), ("x-liger-session", "abc")))
 
 
 if __name__ == "__main__":

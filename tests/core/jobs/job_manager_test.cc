@@ -126,10 +126,11 @@ class JobManagerTest : public ::testing::Test {
   }
 
   // Waits until job `id` is in `state`.
-  static JobSnapshot AwaitState(JobManager& manager, const std::string& id, JobState state) {
+  static JobSnapshot AwaitState(JobManager& manager, const std::string& id, JobState state,
+                                const std::string& tenant = "") {
     const absl::Time deadline = absl::Now() + kJobTestTimeout;
     while (true) {
-      absl::StatusOr<JobSnapshot> job = manager.Get(id);
+      absl::StatusOr<JobSnapshot> job = manager.Get(id, tenant);
       EXPECT_TRUE(job.ok()) << job.status();
       if (!job.ok() || job->state == state || absl::Now() > deadline) {
         EXPECT_TRUE(job.ok() && job->state == state)
@@ -250,6 +251,39 @@ TEST_F(JobManagerTest, CancelsQueuedJobsAtOnceAndRunningOnesWhenTheyStop) {
   AwaitState(*manager, first->id, JobState::kCancelled);
   EXPECT_EQ(runner.runs().size(), 1u);  // the queued one never ran
   EXPECT_EQ(manager->Cancel("no-such-job").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(JobManagerTest, AJobExistsOnlyForItsTenantAcrossRestarts) {
+  const std::string jobs_dir = (root_ / "jobs").string();
+  std::string id;
+  {
+    FakeRunner runner(UntilStopped);
+    std::unique_ptr<JobManager> manager = NewManager(runner, jobs_dir);
+    absl::StatusOr<JobSnapshot> job = manager->Submit(Options("out"), "alpha");
+    ASSERT_TRUE(job.ok()) << job.status();
+    EXPECT_EQ(job->tenant, "alpha");
+    id = job->id;
+    AwaitState(*manager, id, JobState::kRunning, "alpha");
+    manager->Shutdown(absl::Seconds(10));  // back to QUEUED, to resume at the next start
+  }
+  FakeRunner runner(UntilStopped);
+  std::unique_ptr<JobManager> manager = NewManager(runner, jobs_dir);
+  // Another tenant, and the unauthenticated one, get what an unknown id gets.
+  for (const std::string tenant : {"beta", ""}) {
+    EXPECT_EQ(manager->Get(id, tenant).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(manager->Cancel(id, tenant).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(manager->Watch(id, [](const JobUpdate&) {}, tenant).status().code(),
+              absl::StatusCode::kNotFound);
+    EXPECT_TRUE(manager->List(std::nullopt, tenant).empty());
+    EXPECT_EQ(manager->Get(id, tenant).status().message(), "no job \"" + id + "\"");
+  }
+  // The record kept its tenant through the restart.
+  absl::StatusOr<JobSnapshot> job = manager->Get(id, "alpha");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->tenant, "alpha");
+  EXPECT_EQ(manager->List(std::nullopt, "alpha").size(), 1u);
+  ASSERT_TRUE(manager->Cancel(id, "alpha").ok());
+  AwaitState(*manager, id, JobState::kCancelled, "alpha");
 }
 
 TEST_F(JobManagerTest, PendingJobsAreLimited) {

@@ -60,6 +60,61 @@ TEST(SessionStoreTest, RejectsBadOptionsAndArguments) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(SessionStoreTest, ASessionExistsOnlyForItsTenant) {
+  FakeClock clock;
+  auto store = MakeStore(clock);
+  absl::StatusOr<SessionInfo> mine = store->Create("m", std::make_unique<SizedState>(10), "alpha");
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  EXPECT_EQ(mine->tenant, "alpha");
+  const std::string id = mine->id;
+  // Another tenant, and the unauthenticated one, see no such session: the same NOT_FOUND as for an
+  // id never made.
+  for (const std::string tenant : {"beta", ""}) {
+    EXPECT_EQ(store->Get(id, tenant).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(store->Acquire(id, tenant).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(store->AcquireFor(id, "m", tenant).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(store->Fork(id, tenant).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(store->Delete(id, tenant).code(), absl::StatusCode::kNotFound);
+    EXPECT_TRUE(store->List(tenant).empty());
+    EXPECT_EQ(store->Get(id, tenant).status().message(), "no session with id \"" + id + "\"");
+  }
+  // Its tenant sees it, forks it (the copy is the tenant's too) and deletes it.
+  ASSERT_TRUE(store->Get(id, "alpha").ok());
+  absl::StatusOr<SessionInfo> fork = store->Fork(id, "alpha");
+  ASSERT_TRUE(fork.ok()) << fork.status();
+  EXPECT_EQ(fork->tenant, "alpha");
+  EXPECT_EQ(store->Get(fork->id, "beta").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->List("alpha").size(), 2u);
+  EXPECT_TRUE(store->Delete(id, "alpha").ok());
+  EXPECT_EQ(store->Get(id, "alpha").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(SessionStoreTest, EachTenantHoldsAtMostItsLimit) {
+  FakeClock clock;
+  SessionStoreOptions options;
+  options.clock = clock.Function();
+  options.max_sessions_per_tenant = 2;
+  absl::StatusOr<std::unique_ptr<SessionStore>> store = SessionStore::New(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<SessionInfo> info = (*store)->Create("m", std::make_unique<SizedState>(1), "alpha");
+    ASSERT_TRUE(info.ok()) << info.status();
+    ids.push_back(info->id);
+  }
+  EXPECT_EQ((*store)->Create("m", std::make_unique<SizedState>(1), "alpha").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ((*store)->Fork(ids[0], "alpha").status().code(), absl::StatusCode::kResourceExhausted);
+  // Other tenants have limits of their own; a deletion frees a place.
+  EXPECT_TRUE((*store)->Create("m", std::make_unique<SizedState>(1), "beta").ok());
+  ASSERT_TRUE((*store)->Delete(ids[0], "alpha").ok());
+  EXPECT_TRUE((*store)->Fork(ids[1], "alpha").ok());
+
+  SessionStoreOptions zero;
+  zero.max_sessions_per_tenant = 0;
+  EXPECT_EQ(SessionStore::New(zero).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SessionStoreTest, CreateGetListDelete) {
   FakeClock clock;
   auto store = MakeStore(clock);
