@@ -1,5 +1,6 @@
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -11,6 +12,8 @@
 #include "cli/commands.h"
 #include "cli/model_flags.h"
 #include "core/auth/api_key_ring.h"
+#include "core/auth/caller_admission.h"
+#include "core/auth/rate_limiter.h"
 #include "core/hosting/model_registry.h"
 #include "core/io/path_confinement.h"
 #include "core/util/status_macros.h"
@@ -53,7 +56,9 @@ struct ServeFlags {
   int max_request_bytes = 0;
   int max_pending_jobs = 0;
   int64_t max_sessions_per_tenant = 0;
-  std::shared_ptr<ApiKeyRing> api_keys;  // null: no authentication
+  // API keys and the per-key request rate; null: every call admitted, anonymously.
+  std::shared_ptr<const CallerAdmission> admission;
+  service::TlsOptions tls;               // of the gRPC and HTTP ports
   absl::Duration session_idle_ttl = absl::InfiniteDuration();
   absl::Duration grace;
   service::LogFormat log_format = service::LogFormat::kText;
@@ -86,7 +91,8 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
                 "session-idle-ttl-seconds", "log-format", "shutdown-grace-seconds", "jobs-dir", "path-root",
                 "max-batch-size", "max-stepped-prompt-tokens",
                 "max-prompt-tokens", "max-new-tokens", "max-request-bytes", "max-pending-jobs", "http-port",
-                "api-keys-file", "max-sessions-per-tenant"});
+                "api-keys-file", "max-sessions-per-tenant", "tls-cert", "tls-key", "tls-client-ca",
+                "max-requests-per-second-per-key"});
   LIGER_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(args, known));
   ServeFlags flags;
   LIGER_ASSIGN_OR_RETURN(flags.model_dir, cl.Required("model"));
@@ -143,15 +149,26 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
                          LimitFlag(cl, "max-sessions-per-tenant",
                                    SessionStoreOptions().max_sessions_per_tenant,
                                    SessionStoreOptions().max_sessions_per_tenant));
+  flags.tls.cert_file = cl.String("tls-cert", "");
+  flags.tls.key_file = cl.String("tls-key", "");
+  flags.tls.client_ca_file = cl.String("tls-client-ca", "");
+  LIGER_RETURN_IF_ERROR(flags.tls.Validate());
   // Keys from a file (reread when it changes) or, without one, from the environment; neither
   // means the server does not authenticate.
+  std::shared_ptr<ApiKeyRing> keys;
   if (cl.Has("api-keys-file")) {
-    LIGER_ASSIGN_OR_RETURN(std::unique_ptr<ApiKeyRing> keys,
-                           ApiKeyRing::FromFile(cl.String("api-keys-file", "")));
-    flags.api_keys = std::move(keys);
+    LIGER_ASSIGN_OR_RETURN(keys, ApiKeyRing::FromFile(cl.String("api-keys-file", "")));
   } else if (const char* env = std::getenv(kApiKeysEnvironmentVariable); env != nullptr && *env != '\0') {
-    LIGER_ASSIGN_OR_RETURN(std::unique_ptr<ApiKeyRing> keys, ApiKeyRing::FromString(env));
-    flags.api_keys = std::move(keys);
+    LIGER_ASSIGN_OR_RETURN(keys, ApiKeyRing::FromString(env));
+  }
+  // A second's worth of requests may come at once.
+  std::shared_ptr<RateLimiter> limiter;
+  if (cl.Has("max-requests-per-second-per-key")) {
+    LIGER_ASSIGN_OR_RETURN(double rate, cl.Double("max-requests-per-second-per-key", 0));
+    LIGER_ASSIGN_OR_RETURN(limiter, RateLimiter::Create(rate, std::max(1.0, rate)));
+  }
+  if (keys != nullptr || limiter != nullptr) {
+    flags.admission = std::make_shared<const CallerAdmission>(std::move(keys), std::move(limiter));
   }
   LIGER_ASSIGN_OR_RETURN(flags.max_stepped_prompt_tokens,
                          cl.Int("max-stepped-prompt-tokens",
@@ -229,7 +246,8 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   server_options.sessions.budget_bytes = flags.session_budget_bytes;
   server_options.sessions.idle_ttl = flags.session_idle_ttl;
   server_options.sessions.max_sessions_per_tenant = flags.max_sessions_per_tenant;
-  server_options.api_keys = flags.api_keys;
+  server_options.admission = flags.admission;
+  server_options.tls = flags.tls;
   // Jobs run RunFineTune (the server's default runner) in the serving dtype and device unless a
   // request says otherwise; with --jobs-dir they survive restarts.
   server_options.jobs_dir = flags.jobs_dir;
@@ -247,8 +265,10 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   }
   service::http::OpenAiHttpServer http(&models, server->sessions(), service::http::WebPage(),
                                        static_cast<size_t>(flags.max_request_bytes),
-                                       flags.api_keys.get());
-  if (flags.http_port >= 0) LIGER_RETURN_IF_ERROR(http.Start(flags.host, flags.http_port));
+                                       flags.admission.get());
+  if (flags.http_port >= 0) {
+    LIGER_RETURN_IF_ERROR(http.Start(flags.host, flags.http_port, flags.tls));
+  }
 
   // The lines scripts and tests wait for, on stdout; logs go to stderr.
   std::printf("listening on %s\n", server->address().c_str());
@@ -263,7 +283,12 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   logger->Info("serving", {{"address", server->address()},
                            {"metrics_port", metrics_http.port()},
                            {"session_budget_bytes", flags.session_budget_bytes},
-                           {"authentication", flags.api_keys != nullptr}});
+                           {"authentication", flags.admission != nullptr &&
+                                                  flags.admission->authenticates()},
+                           {"tls", flags.tls.enabled() ? (flags.tls.client_ca_file.empty()
+                                                              ? "server"
+                                                              : "mutual")
+                                                       : "off"}});
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/train/fine_tune.h"
+#include "service/grpc_server_credentials.h"
 #include "grpc/health/v1/health.pb.h"
 
 namespace liger::service {
@@ -53,11 +54,11 @@ LigerServer::LigerServer(const ServerOptions& options, ModelRegistry* models,
       metrics_(metrics),
       sessions_(std::move(sessions)),
       jobs_(std::move(jobs)),
-      api_keys_(options.api_keys),
+      admission_(options.admission),
       service_(std::make_unique<LigerServiceImpl>(
           models, sessions_.get(), jobs_.get(),
           FineTuneDefaults{options.fine_tune_dtype, options.fine_tune_device}, options.paths,
-          &gate_, api_keys_.get(), metrics, logger, [this] { UpdateHealth(); })) {}
+          &gate_, admission_.get(), metrics, logger, [this] { UpdateHealth(); })) {}
 
 absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOptions& options,
                                                                 ModelRegistry* models,
@@ -78,6 +79,9 @@ absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOpti
   // service brings none, so this reference links ours.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
 
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      GrpcServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
   absl::StatusOr<std::unique_ptr<SessionStore>> sessions = SessionStore::New(options.sessions);
   if (!sessions.ok()) return sessions.status();
   absl::StatusOr<std::unique_ptr<JobManager>> jobs = NewServerJobManager(options, logger);
@@ -87,7 +91,7 @@ absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOpti
   const std::string requested = DialAddress(options.host, options.port);
   int selected_port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(requested, grpc::InsecureServerCredentials(), &selected_port);
+  builder.AddListeningPort(requested, *credentials, &selected_port);
   // gRPC sets SO_REUSEPORT by default, which would let a second server share a port in use and
   // silently split its traffic; a taken port must be an error instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -9,13 +9,14 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "core/auth/api_key_ring.h"
+#include "core/auth/caller_admission.h"
 #include "core/hosting/model_registry.h"
 #include "core/io/path_confinement.h"
 #include "core/jobs/job_manager.h"
 #include "core/serving/session_store.h"
 #include "service/drain_gate.h"
 #include "service/liger_service.h"
+#include "service/tls_options.h"
 #include "service/service_metrics.h"
 #include "service/structured_logger.h"
 
@@ -38,9 +39,11 @@ struct ServerOptions {
   int max_request_bytes = 4 << 20;
   // Fine-tuning jobs queued or running at once (JobManagerOptions::max_pending_jobs).
   int max_pending_jobs = 16;
-  // The API keys every call must present (null: none; every call the empty tenant's). Shared with
-  // the HTTP front.
-  std::shared_ptr<ApiKeyRing> api_keys;
+  // What every call must pass: API keys, a per-key request rate (null: every call admitted, as the
+  // empty tenant). Shared with the HTTP front.
+  std::shared_ptr<const CallerAdmission> admission;
+  // TLS (and mutual TLS) for the gRPC port; plaintext when not enabled.
+  TlsOptions tls;
 };
 
 // The gRPC server of `liger serve`: liger.v1.LigerService, grpc.health.v1.Health (SERVING while at
@@ -95,7 +98,7 @@ class LigerServer {
   // Before service_, which uses them.
   std::unique_ptr<SessionStore> sessions_;
   std::unique_ptr<JobManager> jobs_;
-  std::shared_ptr<ApiKeyRing> api_keys_;
+  std::shared_ptr<const CallerAdmission> admission_;
   // Before server_, which refers to it and so must be destroyed first.
   std::unique_ptr<LigerServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

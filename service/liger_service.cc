@@ -23,7 +23,7 @@ namespace liger::service {
 
 LigerServiceImpl::LigerServiceImpl(ModelRegistry* models, SessionStore* sessions, JobManager* jobs,
                                    FineTuneDefaults fine_tune_defaults, PathConfinement paths,
-                                   DrainGate* gate, ApiKeyRing* keys,
+                                   DrainGate* gate, const CallerAdmission* admission,
                                    ServiceMetrics* metrics, StructuredLogger* logger,
                                    std::function<void()> on_models_changed)
     : models_(models),
@@ -32,7 +32,7 @@ LigerServiceImpl::LigerServiceImpl(ModelRegistry* models, SessionStore* sessions
       fine_tune_defaults_(std::move(fine_tune_defaults)),
       paths_(std::move(paths)),
       gate_(gate),
-      keys_(keys),
+      admission_(admission),
       metrics_(metrics),
       logger_(logger),
       on_models_changed_(std::move(on_models_changed)) {}
@@ -334,7 +334,7 @@ grpc::ServerUnaryReactor* LigerServiceImpl::CancelJob(grpc::CallbackServerContex
 
 std::unique_ptr<RpcScope> LigerServiceImpl::NewScope(grpc::CallbackServerContext* context,
                                                      absl::string_view method) {
-  return std::make_unique<RpcScope>(method, context, gate_, keys_, metrics_, logger_);
+  return std::make_unique<RpcScope>(method, context, gate_, admission_, metrics_, logger_);
 }
 
 template <typename Work>

@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "core/auth/api_key_ring.h"
+#include "core/auth/caller_admission.h"
 #include "core/hosting/model_registry.h"
 #include "core/io/path_confinement.h"
 #include "core/jobs/job_manager.h"
@@ -46,11 +46,12 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
 
   // Every pointer must outlive the service. `on_models_changed` runs after each successful
   // LoadModel or UnloadModel, e.g. to update the health status.
-  // `paths` confines the directories and files requests name. `keys` (may be null: no
-  // authentication) authenticates every call; sessions and jobs are then the caller's tenant's.
+  // `paths` confines the directories and files requests name. `admission` (may be null: every call
+  // admitted, as the anonymous tenant) authenticates and rate-limits every call; sessions and jobs
+  // are the caller's tenant's.
   LigerServiceImpl(ModelRegistry* models, SessionStore* sessions, JobManager* jobs,
                    FineTuneDefaults fine_tune_defaults, PathConfinement paths, DrainGate* gate,
-                   ApiKeyRing* keys, ServiceMetrics* metrics, StructuredLogger* logger,
+                   const CallerAdmission* admission, ServiceMetrics* metrics, StructuredLogger* logger,
                    std::function<void()> on_models_changed);
 
   grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
@@ -142,7 +143,7 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
   const FineTuneDefaults fine_tune_defaults_;
   const PathConfinement paths_;
   DrainGate* const gate_;
-  ApiKeyRing* const keys_;
+  const CallerAdmission* const admission_;
   ServiceMetrics* const metrics_;
   StructuredLogger* const logger_;
   const std::function<void()> on_models_changed_;

@@ -5,7 +5,6 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
-#include "core/auth/bearer_token.h"
 #include "service/status_conversion.h"
 
 namespace liger::service {
@@ -32,7 +31,7 @@ std::string NewRandomRequestId() {
 }  // namespace
 
 RpcScope::RpcScope(absl::string_view method, grpc::CallbackServerContext* context, DrainGate* gate,
-                   ApiKeyRing* keys, ServiceMetrics* metrics, StructuredLogger* logger)
+                   const CallerAdmission* admission, ServiceMetrics* metrics, StructuredLogger* logger)
     : method_(method),
       peer_(context->peer()),
       start_(absl::Now()),
@@ -50,12 +49,12 @@ RpcScope::RpcScope(absl::string_view method, grpc::CallbackServerContext* contex
   context->AddInitialMetadata(kRequestIdMetadataKey, request_id_);
   if (!entered_gate_) {
     rejection_ = absl::UnavailableError("the server is shutting down; retry on another instance");
-  } else if (keys != nullptr) {
+  } else if (admission != nullptr) {
     auto header = client_metadata.find(kAuthorizationMetadataKey);
     const absl::string_view authorization =
         header == client_metadata.end() ? absl::string_view()
                                         : absl::string_view(header->second.data(), header->second.size());
-    absl::StatusOr<std::string> tenant = keys->TenantOf(BearerToken(authorization));
+    absl::StatusOr<std::string> tenant = admission->Admit(authorization);
     if (tenant.ok()) {
       tenant_ = *std::move(tenant);
     } else {

@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "core/auth/api_key_ring.h"
+#include "core/auth/caller_admission.h"
 #include "service/drain_gate.h"
 #include "service/service_metrics.h"
 #include "service/structured_logger.h"
@@ -21,20 +21,21 @@ namespace liger::service {
 // are sent, not merely produced. The request id is the client's `x-request-id` metadata when
 // that is a sane token (1 to 128 printable ASCII characters), else a fresh random one; either way
 // it is sent back as `x-request-id` initial metadata, so construct the scope before the handler
-// sends anything. With API keys, the scope also authenticates the call (the `authorization`
-// metadata, `Bearer <key>`) and names its tenant.
+// sends anything. The scope also admits the call (CallerAdmission: its `authorization` metadata,
+// `Bearer <key>`, and the key's request rate) and names its tenant.
 class RpcScope {
  public:
-  // `keys` may be null: no authentication, every call the empty tenant's.
+  // `admission` may be null: every call admitted, as the empty tenant.
   RpcScope(absl::string_view method, grpc::CallbackServerContext* context, DrainGate* gate,
-           ApiKeyRing* keys, ServiceMetrics* metrics, StructuredLogger* logger);
+           const CallerAdmission* admission, ServiceMetrics* metrics, StructuredLogger* logger);
   // Counts an admitted call out of the gate.
   ~RpcScope();
   RpcScope(const RpcScope&) = delete;
   RpcScope& operator=(const RpcScope&) = delete;
 
-  // False when the server is draining (UNAVAILABLE) or the call did not authenticate
-  // (UNAUTHENTICATED): it must then finish at once with rejection().
+  // False when the server is draining (UNAVAILABLE), the call did not authenticate
+  // (UNAUTHENTICATED) or its key is over its rate (RESOURCE_EXHAUSTED): it must then finish at
+  // once with rejection().
   bool admitted() const { return rejection_.ok(); }
   const absl::Status& rejection() const { return rejection_; }
   // The tenant the call's key belongs to; empty without authentication.

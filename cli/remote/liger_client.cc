@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "core/io/file_util.h"
 #include "service/status_conversion.h"
 
 namespace liger::cli {
@@ -22,13 +23,46 @@ void SetUnaryDeadline(grpc::ClientContext* context) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + kClientUnaryDeadline));
 }
 
+// Plaintext, or TLS when LIGER_TLS_CA names the CA that signed the server's certificate; with
+// LIGER_TLS_CERT and LIGER_TLS_KEY the client presents that certificate (mutual TLS).
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials() {
+  const auto env = [](const char* name) -> std::string {
+    const char* value = std::getenv(name);
+    return value == nullptr ? "" : value;
+  };
+  const std::string ca = env("LIGER_TLS_CA"), cert = env("LIGER_TLS_CERT"), key = env("LIGER_TLS_KEY");
+  if (ca.empty()) {
+    if (!cert.empty() || !key.empty()) {
+      return absl::InvalidArgumentError("LIGER_TLS_CERT and LIGER_TLS_KEY need LIGER_TLS_CA");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError("LIGER_TLS_CERT and LIGER_TLS_KEY go together");
+  }
+  grpc::SslCredentialsOptions options;
+  absl::StatusOr<std::string> root = ReadFileToString(ca, 1 << 20);
+  if (!root.ok()) return root.status();
+  options.pem_root_certs = *std::move(root);
+  if (!cert.empty()) {
+    absl::StatusOr<std::string> chain = ReadFileToString(cert, 1 << 20);
+    if (!chain.ok()) return chain.status();
+    absl::StatusOr<std::string> private_key = ReadFileToString(key, 1 << 20);
+    if (!private_key.ok()) return private_key.status();
+    options.pem_cert_chain = *std::move(chain);
+    options.pem_private_key = *std::move(private_key);
+  }
+  return grpc::SslCredentials(options);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LigerClient>> LigerClient::Connect(const std::string& address,
                                                                   absl::Duration connect_timeout) {
   if (address.empty()) return absl::InvalidArgumentError("flag --server must not be empty");
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = ChannelCredentials();
+  if (!credentials.ok()) return credentials.status();
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(address, *credentials);
   if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + connect_timeout))) {
     return absl::UnavailableError(absl::StrCat("UNAVAILABLE: no liger server answered at ", address,
                                                " within ", absl::FormatDuration(connect_timeout)));

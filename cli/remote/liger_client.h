@@ -16,7 +16,8 @@ namespace liger::cli {
 // The CLI's connection to a `liger serve`: the generated stub behind absl::Status results. Errors
 // keep the server's code and carry its name in the message ("NOT_FOUND: session ... not found"),
 // so the one line the CLI prints says both. Calls carry the API key in LIGER_API_KEY, if set, as
-// `authorization: Bearer <key>` metadata.
+// `authorization: Bearer <key>` metadata; LIGER_TLS_CA (and LIGER_TLS_CERT, LIGER_TLS_KEY for
+// mutual TLS) connect over TLS.
 class LigerClient {
  public:
   static constexpr char kApiKeyEnvironmentVariable[] = "LIGER_API_KEY";

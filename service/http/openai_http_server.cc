@@ -9,7 +9,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
-#include "core/auth/bearer_token.h"
 #include "core/hosting/new_session.h"
 #include "service/http/openai_translation.h"
 #include "service/http/streamed_generation.h"
@@ -40,10 +39,10 @@ std::string Event(const std::string& data) { return absl::StrCat("data: ", data,
 
 OpenAiHttpServer::OpenAiHttpServer(ModelRegistry* models, SessionStore* sessions,
                                    std::string web_page, size_t max_request_bytes,
-                                   ApiKeyRing* keys)
+                                   const CallerAdmission* admission)
     : models_(models),
       sessions_(sessions),
-      keys_(keys),
+      admission_(admission),
       web_page_(std::move(web_page)),
       max_request_bytes_(max_request_bytes),
       listener_("HTTP") {}
@@ -51,8 +50,8 @@ OpenAiHttpServer::OpenAiHttpServer(ModelRegistry* models, SessionStore* sessions
 OpenAiHttpServer::~OpenAiHttpServer() { Stop(); }
 
 absl::StatusOr<std::string> OpenAiHttpServer::Authenticate(const httplib::Request& request) const {
-  if (keys_ == nullptr) return std::string();
-  return keys_->TenantOf(BearerToken(request.get_header_value("Authorization")));
+  if (admission_ == nullptr) return std::string();
+  return admission_->Admit(request.get_header_value("Authorization"));
 }
 
 void OpenAiHttpServer::Track(const std::shared_ptr<StreamedGeneration>& generation) {
@@ -171,8 +170,23 @@ void OpenAiHttpServer::HandleCompletion(const httplib::Request& request,
       });
 }
 
-absl::Status OpenAiHttpServer::Start(const std::string& host, int port) {
-  auto server = std::make_unique<httplib::Server>();
+absl::Status OpenAiHttpServer::Start(const std::string& host, int port, const TlsOptions& tls) {
+  if (absl::Status s = tls.Validate(); !s.ok()) return s;
+  std::unique_ptr<httplib::Server> server;
+  if (tls.enabled()) {
+    auto ssl = std::make_unique<httplib::SSLServer>(
+        tls.cert_file.c_str(), tls.key_file.c_str(),
+        tls.client_ca_file.empty() ? nullptr : tls.client_ca_file.c_str());
+    if (!ssl->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the HTTP port's TLS certificate ", tls.cert_file, ", key ", tls.key_file,
+          tls.client_ca_file.empty() ? "" : absl::StrCat(" or client CA ", tls.client_ca_file),
+          " did not load"));
+    }
+    server = std::move(ssl);
+  } else {
+    server = std::make_unique<httplib::Server>();
+  }
   server->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
   server->set_payload_max_length(max_request_bytes_);
   // Errors httplib answers itself (an oversized body, an unknown path) get the same JSON body as

@@ -7,10 +7,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "core/auth/api_key_ring.h"
+#include "core/auth/caller_admission.h"
 #include "core/hosting/model_registry.h"
 #include "core/serving/session_store.h"
 #include "service/metrics/http_listener.h"
+#include "service/tls_options.h"
 
 namespace httplib {
 class Request;
@@ -31,18 +32,20 @@ class StreamedGeneration;
 class OpenAiHttpServer {
  public:
   // The registry, the store and `keys` must outlive the server. Request bodies over
-  // max_request_bytes get 413 Payload Too Large. With `keys` (may be null: no authentication)
-  // every /v1 request must carry `Authorization: Bearer <key>` (else 401), and sessions are the
-  // key's tenant's; the page at / stays open.
+  // max_request_bytes get 413 Payload Too Large. Every /v1 request passes `admission` (may be
+  // null: all admitted, as the empty tenant): a missing or unknown `Authorization: Bearer <key>`
+  // gets 401, a key over its rate 429; sessions are the key's tenant's. The page at / stays open.
   OpenAiHttpServer(ModelRegistry* models, SessionStore* sessions, std::string web_page,
-                   size_t max_request_bytes, ApiKeyRing* keys = nullptr);
+                   size_t max_request_bytes, const CallerAdmission* admission = nullptr);
   ~OpenAiHttpServer();
   OpenAiHttpServer(const OpenAiHttpServer&) = delete;
   OpenAiHttpServer& operator=(const OpenAiHttpServer&) = delete;
 
-  // Binds host:port (0 picks a free port) and serves on background threads. INVALID_ARGUMENT for
-  // a port outside [0, 65535], FAILED_PRECONDITION when running, UNAVAILABLE if it cannot bind.
-  absl::Status Start(const std::string& host, int port);
+  // Binds host:port (0 picks a free port) and serves on background threads, over TLS when `tls` is
+  // enabled (requiring client certificates when it names a client CA). INVALID_ARGUMENT for a port
+  // outside [0, 65535] or TLS files that do not load, FAILED_PRECONDITION when running,
+  // UNAVAILABLE if it cannot bind.
+  absl::Status Start(const std::string& host, int port, const TlsOptions& tls = {});
   // Stops serving: open streams are cancelled; joins the threads. A no-op when not running.
   void Stop();
 
@@ -50,7 +53,7 @@ class OpenAiHttpServer {
   int port() const { return listener_.port(); }
 
  private:
-  // The tenant of the request's API key ("" without keys), or UNAUTHENTICATED.
+  // The request's tenant, or why it is not admitted (CallerAdmission::Admit).
   absl::StatusOr<std::string> Authenticate(const httplib::Request& request) const;
   void HandleCompletion(const httplib::Request& request, httplib::Response& response, bool chat);
   void HandleModels(httplib::Response& response);
@@ -61,7 +64,7 @@ class OpenAiHttpServer {
 
   ModelRegistry* const models_;
   SessionStore* const sessions_;
-  ApiKeyRing* const keys_;
+  const CallerAdmission* const admission_;
   const std::string web_page_;
   const size_t max_request_bytes_;
   metrics::HttpListener listener_;

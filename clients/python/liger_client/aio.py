@@ -16,8 +16,11 @@ class AsyncClient:
                 print(event.text, end="", flush=True)
     """
 
-    def __init__(self, target, *, timeout=None, channel=None, api_key=None):
-        self._channel = channel or grpc.aio.insecure_channel(target)
+    def __init__(self, target, *, timeout=None, channel=None, api_key=None, credentials=None):
+        if channel is None:
+            channel = (grpc.aio.secure_channel(target, credentials) if credentials is not None
+                       else grpc.aio.insecure_channel(target))
+        self._channel = channel
         self._stub = pb_grpc.LigerServiceStub(self._channel)
         self._timeout = timeout
         self._api_key = api_key

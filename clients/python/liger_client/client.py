@@ -11,15 +11,19 @@ from liger_client.errors import from_rpc_error
 class Client:
     """A connection to a liger server. Every method raises a liger_client.errors.LigerError
     subclass for a failed call; `timeout` (seconds) bounds each call, None for none; `api_key`
-    is sent with every call (as `authorization: Bearer <key>`) to a server that requires one.
+    is sent with every call (as `authorization: Bearer <key>`) to a server that requires one;
+    `credentials` (grpc.ssl_channel_credentials(...)) connect over TLS.
 
         with Client("localhost:50051") as client:
             for event in client.generate("The ship sailed", max_new_tokens=16):
                 print(event.text, end="", flush=True)
     """
 
-    def __init__(self, target, *, timeout=None, channel=None, api_key=None):
-        self._channel = channel or grpc.insecure_channel(target)
+    def __init__(self, target, *, timeout=None, channel=None, api_key=None, credentials=None):
+        if channel is None:
+            channel = (grpc.secure_channel(target, credentials) if credentials is not None
+                       else grpc.insecure_channel(target))
+        self._channel = channel
         self._stub = pb_grpc.LigerServiceStub(self._channel)
         self._timeout = timeout
         self._api_key = api_key

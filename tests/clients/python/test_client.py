@@ -6,7 +6,6 @@ import json
 import math
 import os
 import pathlib
-import subprocess
 import tempfile
 import unittest
 

@@ -1,7 +1,7 @@
 """API keys and tenants on a real `liger serve --api-keys-file`: calls without a valid key are
 UNAUTHENTICATED (gRPC) or 401 (HTTP) while health stays open; one tenant's sessions do not exist for
-another (NOT_FOUND, as for an id never made); each tenant's session limit; keys rotate by rewriting
-the file, without a restart."""
+another (NOT_FOUND, as for an id never made); each tenant's session limit; the per-key request
+rate (RESOURCE_EXHAUSTED, HTTP 429); keys rotate by rewriting the file, without a restart."""
 
 import http.client
 import json
@@ -36,12 +36,12 @@ def write_keys(path, pairs):
 class Server:
     """`liger serve` with API keys from `keys_file`, gRPC and HTTP on port 0."""
 
-    def __init__(self, keys_file, log_path):
+    def __init__(self, keys_file, log_path, extra_args=()):
         self._log = open(log_path, "w")
         self.process = subprocess.Popen(
             [os.environ["LIGER_BINARY"], "serve", "--model", os.environ["LIGER_MODEL"], "--port", "0",
              "--http-port", "0", "--api-keys-file", keys_file,
-             "--max-sessions-per-tenant", str(SESSION_LIMIT)],
+             "--max-sessions-per-tenant", str(SESSION_LIMIT), *extra_args],
             stdout=subprocess.PIPE, stderr=self._log, text=True)
         watchdog = threading.Timer(START_TIMEOUT_SECONDS, self.process.kill)
         watchdog.start()
@@ -172,6 +172,28 @@ class AuthenticationTest(unittest.TestCase):
         # The gRPC and HTTP fronts share the tenant's sessions.
         self.assertEqual(self.alpha.get_session(session["id"]).session_id, session["id"])
         self.assertEqual(self.server.http("DELETE", path, ALPHA_KEY)[0], 200)
+
+
+class RateLimitTest(unittest.TestCase):
+    def test_each_key_is_held_to_its_request_rate(self):
+        with tempfile.TemporaryDirectory(prefix="liger-auth-rate-") as directory:
+            keys = str(pathlib.Path(directory) / "keys")
+            write_keys(keys, [("alpha", ALPHA_KEY), ("beta", BETA_KEY)])
+            server = Server(keys, str(pathlib.Path(directory) / "serve.log"),
+                            ["--max-requests-per-second-per-key", "0.5"])  # a burst of 1
+            try:
+                with server.client(ALPHA_KEY) as alpha, server.client(BETA_KEY) as beta:
+                    self.assertTrue(alpha.list_models())
+                    with self.assertRaises(errors.ResourceExhaustedError):
+                        alpha.list_models()
+                    status, _, body = server.http("GET", "/v1/models", ALPHA_KEY)
+                    self.assertEqual(status, 429)
+                    self.assertIn("per second", body["error"]["message"])
+                    self.assertTrue(beta.list_models())  # another key has its own allowance
+                    time.sleep(2.1)
+                    self.assertTrue(alpha.list_models())
+            finally:
+                server.stop()
 
 
 class KeyRotationTest(unittest.TestCase):
