@@ -1,6 +1,7 @@
 """Starts and stops `liger serve` for the Python suites: LIGER_BINARY and LIGER_MODEL name the binary
 and the model; `extra_args` pick the ports (port 0 each). start_liger_serve returns the process and
-the address printed on the line that starts with `prefix` ("listening on ", "http on ")."""
+the address printed on the line that starts with `prefix` ("listening on ", "http on "), or, for a
+tuple of prefixes, the addresses in that order."""
 
 import os
 import subprocess
@@ -13,13 +14,19 @@ def start_liger_serve(extra_args, prefix, log):
     process = subprocess.Popen(
         [os.environ["LIGER_BINARY"], "serve", "--model", os.environ["LIGER_MODEL"], "--port", "0",
          *extra_args], stdout=subprocess.PIPE, stderr=log, text=True)
+    prefixes = (prefix,) if isinstance(prefix, str) else tuple(prefix)
+    addresses = {}
     # A server that never prints the address is killed, which ends the loop below.
     watchdog = threading.Timer(START_TIMEOUT_SECONDS, process.kill)
     watchdog.start()
     try:
         for line in process.stdout:
-            if line.startswith(prefix):
-                return process, line[len(prefix):].strip()
+            for p in prefixes:
+                if line.startswith(p):
+                    addresses[p] = line[len(p):].strip()
+            if len(addresses) == len(prefixes):
+                found = [addresses[p] for p in prefixes]
+                return process, found[0] if isinstance(prefix, str) else found
     finally:
         watchdog.cancel()
     process.kill()

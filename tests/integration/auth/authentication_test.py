@@ -5,11 +5,8 @@ rate (RESOURCE_EXHAUSTED, HTTP 429); keys rotate by rewriting the file, without 
 
 import http.client
 import json
-import os
 import pathlib
-import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
@@ -17,14 +14,13 @@ import grpc
 
 from liger_client import Client
 from liger_client import errors
-from liger_serve import stop_liger_serve
+from liger_serve import start_liger_serve, stop_liger_serve
 
 ALPHA_KEY = "alpha-key-0123456789abcdef"
 BETA_KEY = "beta-key-fedcba9876543210"
 GAMMA_KEY = "gamma-key-00112233445566778899"
 DELTA_KEY = "delta-key-99887766554433221100"
 SESSION_LIMIT = 2
-START_TIMEOUT_SECONDS = 120
 CALL_TIMEOUT_SECONDS = 300
 
 
@@ -38,28 +34,11 @@ class Server:
 
     def __init__(self, keys_file, log_path, extra_args=()):
         self._log = open(log_path, "w")
-        self.process = subprocess.Popen(
-            [os.environ["LIGER_BINARY"], "serve", "--model", os.environ["LIGER_MODEL"], "--port", "0",
-             "--http-port", "0", "--api-keys-file", keys_file,
+        self.process, (self.grpc_address, http_address) = start_liger_serve(
+            ["--http-port", "0", "--api-keys-file", keys_file,
              "--max-sessions-per-tenant", str(SESSION_LIMIT), *extra_args],
-            stdout=subprocess.PIPE, stderr=self._log, text=True)
-        watchdog = threading.Timer(START_TIMEOUT_SECONDS, self.process.kill)
-        watchdog.start()
-        addresses = {}
-        try:
-            for line in self.process.stdout:
-                for prefix in ("listening on ", "http on "):
-                    if line.startswith(prefix):
-                        addresses[prefix] = line[len(prefix):].strip()
-                if len(addresses) == 2:
-                    break
-        finally:
-            watchdog.cancel()
-        if len(addresses) != 2:
-            self.stop()
-            raise RuntimeError("liger serve did not print its addresses")
-        self.grpc_address = addresses["listening on "]
-        host, port = addresses["http on "].rsplit(":", 1)
+            ("listening on ", "http on "), self._log)
+        host, port = http_address.rsplit(":", 1)
         self.http_host, self.http_port = host, int(port)
 
     def client(self, api_key=None):

@@ -80,11 +80,9 @@ class TlsServer:
                 "--tls-key", certificates.path("server.key")]
         if mutual:
             args += ["--tls-client-ca", certificates.path("ca.pem")]
-        self.process, self.address = start_liger_serve(args, "listening on ", self._log)
-        # The HTTP address follows on the next line.
-        line = self.process.stdout.readline()
-        assert line.startswith("http on "), line
-        host, port = line[len("http on "):].strip().rsplit(":", 1)
+        self.process, (self.address, http_address) = start_liger_serve(
+            args, ("listening on ", "http on "), self._log)
+        host, port = http_address.rsplit(":", 1)
         self.http_host, self.http_port = host, int(port)
 
     def https_get(self, path, context):
