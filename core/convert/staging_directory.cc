@@ -2,13 +2,17 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
 #include <system_error>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/io/file_util.h"
 #include "core/io/posix_error.h"
@@ -18,8 +22,59 @@
 namespace liger {
 namespace {
 
+constexpr char kStagingTag[] = "partial";
+constexpr size_t kStagingRandomDigits = 16;  // CreateUniqueSibling's suffix
+// A fresh directory is lost to a concurrent cleanup only in the instant before it is locked.
+constexpr int kStagingCreateAttempts = 4;
+
 absl::Status StagingAlreadyExists(const std::string& path) {
   return absl::AlreadyExistsError(absl::StrCat(path, " already exists"));
+}
+
+// Whether `entry` is a name CreateUniqueSibling gives the staging directories of `name`.
+bool IsStagingDirectoryName(const std::string& entry, const std::string& name) {
+  const std::string prefix = absl::StrCat(".", name, ".", kStagingTag, "-");
+  if (entry.size() != prefix.size() + kStagingRandomDigits || !absl::StartsWith(entry, prefix)) {
+    return false;
+  }
+  for (size_t i = prefix.size(); i < entry.size(); ++i) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(entry[i]))) return false;
+  }
+  return true;
+}
+
+int OpenStagingDirectory(const std::string& path) {
+  return ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+// Removes the staging directories of `sibling` that no StagingDirectory holds any more. Ownership
+// is an flock rather than a pid (and start time) written into the name: the kernel releases the
+// lock however the owner dies, and a lock cannot be fooled by pid reuse or by an owner in another
+// pid namespace (containers sharing a volume). A file system that cannot flock a directory (NFS
+// by default) refuses the lock here too, so its staging directories are left alone, never
+// misjudged.
+void RemoveAbandonedStagingDirectories(const SiblingPath& sibling) {
+  std::error_code error;
+  std::filesystem::directory_iterator it(sibling.dir, error);
+  for (; !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    const std::string entry = it->path().filename().string();
+    if (!IsStagingDirectoryName(entry, sibling.name)) continue;
+    const std::string path = sibling.prefix + entry;
+    const int fd = OpenStagingDirectory(path);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+    ::close(fd);
+  }
+}
+
+// Whether `path` still names the directory open as `fd`.
+bool StillNamesDirectory(int fd, const std::string& path) {
+  struct stat opened, named;
+  return ::fstat(fd, &opened) == 0 && ::lstat(path.c_str(), &named) == 0 &&
+         opened.st_dev == named.st_dev && opened.st_ino == named.st_ino;
 }
 
 }  // namespace
@@ -43,19 +98,42 @@ absl::StatusOr<std::unique_ptr<StagingDirectory>> StagingDirectory::Create(
     return absl::FailedPreconditionError(absl::StrCat(sibling.dir, " is not a directory"));
   }
 
-  LIGER_ASSIGN_OR_RETURN(std::string path,
-                         CreateUniqueSibling(sibling, "partial", "a staging directory",
-                                             [](const std::string& candidate) {
-                                               return ::mkdir(candidate.c_str(), 0777) == 0;
-                                             }));
-  return std::unique_ptr<StagingDirectory>(
-      new StagingDirectory(std::move(path), std::move(target), std::move(sibling.dir)));
+  RemoveAbandonedStagingDirectories(sibling);
+  for (int attempt = 0; attempt < kStagingCreateAttempts; ++attempt) {
+    LIGER_ASSIGN_OR_RETURN(std::string path,
+                           CreateUniqueSibling(sibling, kStagingTag, "a staging directory",
+                                               [](const std::string& candidate) {
+                                                 return ::mkdir(candidate.c_str(), 0777) == 0;
+                                               }));
+    const int fd = OpenStagingDirectory(path);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;  // removed by another Create()'s cleanup before the lock
+      absl::Status status = PosixError("cannot open the staging directory", path);
+      ::rmdir(path.c_str());
+      return status;
+    }
+    int locked;
+    do {
+      locked = ::flock(fd, LOCK_EX);
+    } while (locked != 0 && errno == EINTR);
+    // Unlocked on a file system without flock: no cleanup can take the directory then either.
+    if (locked == 0 && !StillNamesDirectory(fd, path)) {
+      ::close(fd);
+      continue;
+    }
+    return std::unique_ptr<StagingDirectory>(
+        new StagingDirectory(std::move(path), std::move(target), std::move(sibling.dir), fd));
+  }
+  return absl::AbortedError(
+      absl::StrCat("the staging directory beside ", target, " kept being removed by other builds"));
 }
 
 StagingDirectory::~StagingDirectory() {
-  if (published_) return;
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
+  if (!published_) {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ::close(lock_fd_);
 }
 
 absl::Status StagingDirectory::Publish() {
