@@ -1,6 +1,7 @@
 #include "core/train/training_checkpoint.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -54,8 +55,10 @@ std::string CheckpointExpAvgSqKey(const std::string& name) { return "exp_avg_sq/
 constexpr char kCpuRngKey[] = "rng/cpu";
 constexpr char kDeviceRngKey[] = "rng/device";
 
-absl::Status MakeCheckpointDir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0777) == 0 || errno == EEXIST) return absl::OkStatus();
+// Whether it created `dir` (false if it was there).
+absl::StatusOr<bool> MakeCheckpointDir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0777) == 0) return true;
+  if (errno == EEXIST) return false;
   return PosixError("cannot create the checkpoint directory", dir);
 }
 
@@ -112,10 +115,14 @@ absl::Status SaveTrainingCheckpoint(const std::string& dir, const TrainingCheckp
   if (c.device_rng_state.defined()) {
     LIGER_RETURN_IF_ERROR(tensors.Add(kDeviceRngKey, c.device_rng_state));
   }
-  LIGER_RETURN_IF_ERROR(MakeCheckpointDir(dir));
   LIGER_ASSIGN_OR_RETURN(auto views, tensors.Views());
-  return WriteSafetensors(dir + "/" + kCheckpointFileName, views,
-                          {{kCheckpointMetadataKey, meta.dump()}});
+  LIGER_ASSIGN_OR_RETURN(bool created, MakeCheckpointDir(dir));
+  absl::Status written = WriteSafetensors(dir + "/" + kCheckpointFileName, views,
+                                          {{kCheckpointMetadataKey, meta.dump()}});
+  // A directory without a checkpoint (a first save that hit a full disk) would pass for an
+  // interrupted run's: a fresh run would refuse to start and a resume would find nothing.
+  if (!written.ok() && created) ::rmdir(dir.c_str());
+  return written;
 }
 
 absl::StatusOr<TrainingCheckpoint> LoadTrainingCheckpoint(const std::string& dir) {

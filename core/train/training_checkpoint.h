@@ -40,7 +40,8 @@ struct TrainingCheckpoint {
 
 // Writes <dir>/checkpoint.safetensors (tensors on any device; the metadata as JSON), creating
 // `dir` if needed and replacing the previous checkpoint atomically, so a crash leaves either the
-// old or the new one.
+// old or the new one. Write errors are AtomicFileWriter's (RESOURCE_EXHAUSTED on a full disk);
+// a `dir` this call created is removed again when it fails.
 absl::Status SaveTrainingCheckpoint(const std::string& dir, const TrainingCheckpoint& checkpoint);
 
 // Reads what SaveTrainingCheckpoint wrote, tensors on the CPU. NOT_FOUND when `dir` holds no
