@@ -2,7 +2,8 @@
 fine-tuning job (the restarted server, on the same --jobs-dir, resumes the job from its last
 checkpoint, not from step 0, and runs it to the end; the output is published only once, complete,
 and the checkpoint directory is gone afterwards), and of `liger convert` while it writes (no
-output appears, and the same conversion then succeeds)."""
+output appears, and the same conversion then succeeds and removes the killed run's hidden staging
+directory)."""
 
 import json
 import os
@@ -158,6 +159,8 @@ class ConvertKillTest(unittest.TestCase):
             self.assertTrue((output / "config.json").exists())
             self.assertEqual(json.loads((output / "config.json").read_text())["model_type"],
                              "liger_gla")
+            # The rerun removed the killed run's staging directory (no live process held it).
+            self.assertEqual(list(root.glob(".large-gla.partial-*")), [])
 
 
 if __name__ == "__main__":
