@@ -36,6 +36,8 @@ commands:
             [--session-budget-bytes B] [--session-idle-ttl-seconds S] [--log-format text|json]
             [--shutdown-grace-seconds 10] [--dtype float32|bfloat16] [--device cpu|cuda]
             [--jobs-dir DIR] (fine-tuning jobs kept there survive restarts and resume)
+            [--session-dir DIR] (evicted sessions, and all at shutdown, are parked there and
+            restored on their next use, also after a restart)
             [--path-root DIR ...] (paths in requests must resolve inside one; relative ones
             start at the first; without it requests may name any path)
             [--max-batch-size 32] (streams decoded together in one step)

@@ -44,6 +44,7 @@ struct ServeFlags {
   std::string device;
   std::string host;
   std::string jobs_dir;  // empty: fine-tuning jobs are kept in memory only
+  std::string session_dir;  // empty: sessions are kept in memory only
   PathConfinement paths;  // of the paths requests name
   int port = 0;
   int metrics_port = -1;  // -1: no metrics endpoint
@@ -88,7 +89,7 @@ absl::StatusOr<int64_t> LimitFlag(const CommandLine& cl, const std::string& name
 absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args) {
   std::set<std::string> known = ModelFlagNames();
   known.insert({"model-name", "host", "port", "metrics-port", "session-budget-bytes",
-                "session-idle-ttl-seconds", "log-format", "shutdown-grace-seconds", "jobs-dir", "path-root",
+                "session-idle-ttl-seconds", "log-format", "shutdown-grace-seconds", "jobs-dir", "session-dir", "path-root",
                 "max-batch-size", "max-stepped-prompt-tokens",
                 "max-prompt-tokens", "max-new-tokens", "max-request-bytes", "max-pending-jobs", "http-port",
                 "api-keys-file", "max-sessions-per-tenant", "tls-cert", "tls-key", "tls-client-ca",
@@ -108,6 +109,12 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
     flags.jobs_dir = cl.String("jobs-dir", "");
     if (flags.jobs_dir.empty()) {
       return absl::InvalidArgumentError("flag --jobs-dir must not be empty");
+    }
+  }
+  if (cl.Has("session-dir")) {
+    flags.session_dir = cl.String("session-dir", "");
+    if (flags.session_dir.empty()) {
+      return absl::InvalidArgumentError("flag --session-dir must not be empty");
     }
   }
   LIGER_ASSIGN_OR_RETURN(flags.port, ServePortFlag(cl, "port", kServeDefaultPort));
@@ -246,6 +253,8 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   server_options.sessions.budget_bytes = flags.session_budget_bytes;
   server_options.sessions.idle_ttl = flags.session_idle_ttl;
   server_options.sessions.max_sessions_per_tenant = flags.max_sessions_per_tenant;
+  // With --session-dir, evicted sessions and, at shutdown, all of them go to disk and come back.
+  server_options.sessions.session_dir = flags.session_dir;
   server_options.admission = flags.admission;
   server_options.tls = flags.tls;
   // Jobs run RunFineTune (the server's default runner) in the serving dtype and device unless a
@@ -283,6 +292,7 @@ absl::Status RunServeCommand(const std::vector<std::string>& args) {
   logger->Info("serving", {{"address", server->address()},
                            {"metrics_port", metrics_http.port()},
                            {"session_budget_bytes", flags.session_budget_bytes},
+                           {"session_dir", flags.session_dir},
                            {"authentication", flags.admission != nullptr &&
                                                   flags.admission->authenticates()},
                            {"tls", flags.tls.enabled() ? (flags.tls.client_ca_file.empty()

@@ -48,10 +48,13 @@ absl::StatusOr<std::unique_ptr<JobManager>> NewServerJobManager(const ServerOpti
 }  // namespace
 
 LigerServer::LigerServer(const ServerOptions& options, ModelRegistry* models,
+                         std::unique_ptr<RegistrySessionCodec> session_codec,
                          std::unique_ptr<SessionStore> sessions, std::unique_ptr<JobManager> jobs,
                          ServiceMetrics* metrics, StructuredLogger* logger)
     : models_(models),
       metrics_(metrics),
+      logger_(logger),
+      session_codec_(std::move(session_codec)),
       sessions_(std::move(sessions)),
       jobs_(std::move(jobs)),
       admission_(options.admission),
@@ -82,12 +85,19 @@ absl::StatusOr<std::unique_ptr<LigerServer>> LigerServer::Start(const ServerOpti
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       GrpcServerCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();
-  absl::StatusOr<std::unique_ptr<SessionStore>> sessions = SessionStore::New(options.sessions);
+  auto session_codec = std::make_unique<RegistrySessionCodec>(models);
+  SessionStoreOptions session_options = options.sessions;
+  session_options.codec = session_codec.get();
+  session_options.on_error = [logger](const absl::Status& status) {
+    logger->Error("session directory", {{"error", status.ToString()}});
+  };
+  absl::StatusOr<std::unique_ptr<SessionStore>> sessions = SessionStore::New(session_options);
   if (!sessions.ok()) return sessions.status();
   absl::StatusOr<std::unique_ptr<JobManager>> jobs = NewServerJobManager(options, logger);
   if (!jobs.ok()) return jobs.status();
-  std::unique_ptr<LigerServer> server(new LigerServer(options, models, *std::move(sessions),
-                                                      *std::move(jobs), metrics, logger));
+  std::unique_ptr<LigerServer> server(new LigerServer(options, models, std::move(session_codec),
+                                                      *std::move(sessions), *std::move(jobs),
+                                                      metrics, logger));
   const std::string requested = DialAddress(options.host, options.port);
   int selected_port = 0;
   grpc::ServerBuilder builder;
@@ -157,6 +167,13 @@ void LigerServer::Shutdown(absl::Duration grace) {
   // closes idle client connections, rather than wait for clients to leave.
   server_->Shutdown(std::chrono::system_clock::now() + kFinalFlush);
   server_->Wait();
+  // No call can lease a session any more, so every one is idle and can go to disk.
+  absl::StatusOr<int> parked = sessions_->ParkAll();
+  if (!parked.ok()) {
+    logger_->Error("parking sessions", {{"error", parked.status().ToString()}});
+  } else if (*parked > 0) {
+    logger_->Info("sessions parked", {{"sessions", *parked}});
+  }
 }
 
 }  // namespace liger::service

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "core/auth/caller_admission.h"
 #include "core/hosting/model_registry.h"
+#include "core/hosting/registry_session_codec.h"
 #include "core/io/path_confinement.h"
 #include "core/jobs/job_manager.h"
 #include "core/serving/session_store.h"
@@ -25,7 +26,8 @@ namespace liger::service {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0 picks a free port; see LigerServer::port()
-  // The sessions' state budget and idle TTL.
+  // The sessions' state budget, idle TTL, per-tenant limit and session directory (the server
+  // supplies the codec and error reporting).
   SessionStoreOptions sessions;
   // Fine-tuning jobs: where their records persist (empty: in memory only), what runs them (empty:
   // RunFineTune), and the dtype and device of FineTune requests that leave them unset.
@@ -76,11 +78,13 @@ class LigerServer {
   // Health turns NOT_SERVING and new calls are refused (UNAVAILABLE); calls in flight get up to
   // `grace` to finish, then are cancelled and the port closes. Meanwhile the running fine-tuning
   // job is stopped (JobManager::Shutdown, within the same grace), which ends the WatchJob streams.
-  // Returns once every call has ended. Idempotent.
+  // Returns once every call has ended, and with a session directory, once every session is parked
+  // there. Idempotent.
   void Shutdown(absl::Duration grace);
 
  private:
   LigerServer(const ServerOptions& options, ModelRegistry* models,
+              std::unique_ptr<RegistrySessionCodec> session_codec,
               std::unique_ptr<SessionStore> sessions, std::unique_ptr<JobManager> jobs,
               ServiceMetrics* metrics, StructuredLogger* logger);
 
@@ -89,12 +93,15 @@ class LigerServer {
 
   ModelRegistry* const models_;
   ServiceMetrics* const metrics_;
+  StructuredLogger* const logger_;
   std::string address_;
   int port_ = 0;
   // Serializes health updates, so the last one always reflects the latest model count.
   absl::Mutex health_mu_;
   bool shut_down_ ABSL_GUARDED_BY(health_mu_) = false;
   DrainGate gate_;
+  // Before sessions_, which uses it.
+  std::unique_ptr<RegistrySessionCodec> session_codec_;
   // Before service_, which uses them.
   std::unique_ptr<SessionStore> sessions_;
   std::unique_ptr<JobManager> jobs_;

@@ -46,7 +46,12 @@ absl::StatusOr<std::unique_ptr<ServiceMetrics>> ServiceMetrics::Create(
   models_loaded->SetCallback([&models] { return static_cast<double>(models.size()); });
   SessionGauges sessions;
   LIGER_ASSIGN_OR_RETURN(sessions.sessions,
-                         registry.AddUnlabelledCallbackGauge("liger_sessions", "Sessions held."));
+                         registry.AddUnlabelledCallbackGauge("liger_sessions",
+                                                             "Sessions held in memory."));
+  LIGER_ASSIGN_OR_RETURN(sessions.parked,
+                         registry.AddUnlabelledCallbackGauge(
+                             "liger_sessions_parked",
+                             "Sessions held only in the session directory (--session-dir)."));
   LIGER_ASSIGN_OR_RETURN(sessions.used_bytes,
                          registry.AddUnlabelledCallbackGauge("liger_session_state_bytes",
                                                              "Bytes the sessions' states occupy."));
@@ -83,6 +88,7 @@ void ServiceMetrics::RecordRequest(absl::string_view method, absl::StatusCode co
 
 void ServiceMetrics::ObserveSessions(SessionStore* sessions) {
   sessions_.sessions->SetCallback(SessionStatReader(sessions, &SessionStoreStats::sessions));
+  sessions_.parked->SetCallback(SessionStatReader(sessions, &SessionStoreStats::parked));
   sessions_.used_bytes->SetCallback(SessionStatReader(sessions, &SessionStoreStats::used_bytes));
   sessions_.budget_bytes->SetCallback(
       SessionStatReader(sessions, &SessionStoreStats::budget_bytes));

@@ -19,7 +19,8 @@ namespace liger::service {
 //   liger_requests_total{method,code}            finished RPCs by method and status code name
 //   liger_request_duration_seconds{method}       RPC latency (whole stream for streaming RPCs)
 //   liger_models_loaded                          models the server holds, read at scrape time
-//   liger_sessions                               sessions held
+//   liger_sessions                               sessions held in memory
+//   liger_sessions_parked                        sessions held only in the session directory
 //   liger_session_state_bytes                    bytes their states occupy
 //   liger_session_state_budget_bytes             the bytes they may occupy
 //   liger_sessions_removed                       sessions evicted for room or expired, by reason
@@ -47,6 +48,7 @@ class ServiceMetrics {
  private:
   struct SessionGauges {
     metrics::CallbackGauge* sessions = nullptr;
+    metrics::CallbackGauge* parked = nullptr;
     metrics::CallbackGauge* used_bytes = nullptr;
     metrics::CallbackGauge* budget_bytes = nullptr;
     metrics::CallbackGauge* evicted = nullptr;

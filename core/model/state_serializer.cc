@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "core/io/strict_json.h"
 #include "core/io/crc32c.h"
+#include "core/io/little_endian.h"
 #include "core/model/tensor_conversion.h"
 #include "core/model/transformer_state.h"
 #include "core/util/status_macros.h"
@@ -32,16 +33,6 @@ constexpr size_t kMaxStateTensorDims = 8;
 constexpr size_t kMaxStateNameBytes = 64;
 // No real sequence comes near this; it keeps positions far from int64 overflow.
 constexpr int64_t kMaxStateTokens = int64_t{1} << 40;
-
-void AppendStateU32(std::string& out, uint32_t value) {
-  for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<char>(value >> shift));
-}
-
-uint32_t LoadStateU32(absl::string_view bytes, size_t offset) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + offset);
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
 
 // What fixes a state's shape and meaning (see the format comment in the header).
 Json StateFingerprint(const ModelConfig& c) {
@@ -290,15 +281,15 @@ absl::StatusOr<std::string> SerializeTransformerState(const Transformer& model,
   std::string out;
   out.reserve(total);
   out.append(kStateMagic.data(), kStateMagic.size());
-  AppendStateU32(out, kStateFormatVersion);
-  AppendStateU32(out, static_cast<uint32_t>(header_text.size()));
+  AppendLittleEndianU32(out, kStateFormatVersion);
+  AppendLittleEndianU32(out, static_cast<uint32_t>(header_text.size()));
   out += header_text;
   for (const torch::Tensor& t : tensors) {
     if (t.numel() == 0) continue;
     torch::Tensor host = t.to(torch::kCPU).contiguous();
     out.append(static_cast<const char*>(host.data_ptr()), host.nbytes());
   }
-  AppendStateU32(out, Crc32c(out));
+  AppendLittleEndianU32(out, Crc32c(out));
   return out;
 }
 
@@ -313,13 +304,13 @@ absl::StatusOr<std::unique_ptr<ModelState>> RestoreTransformerState(const Transf
         absl::StrCat("session state is truncated: ", bytes.size(), " bytes"));
   }
   const size_t body_end = bytes.size() - kStateChecksumBytes;
-  const uint32_t stored = LoadStateU32(bytes, body_end);
+  const uint32_t stored = LoadLittleEndianU32(bytes, body_end);
   const uint32_t actual = Crc32c(bytes.substr(0, body_end));
   if (stored != actual) {
     return absl::DataLossError(absl::StrCat("session state checksum mismatch (stored ", stored,
                                             ", computed ", actual, "): corrupt or truncated"));
   }
-  const uint32_t version = LoadStateU32(bytes, kStateMagic.size());
+  const uint32_t version = LoadLittleEndianU32(bytes, kStateMagic.size());
   if (version > kStateFormatVersion) {
     return absl::FailedPreconditionError(
         absl::StrCat("session state has format version ", version, "; this build reads up to ",
@@ -334,7 +325,7 @@ absl::StatusOr<std::unique_ptr<ModelState>> RestoreTransformerState(const Transf
     return absl::InvalidArgumentError(
         absl::StrCat("session state has unknown format version ", version));
   }
-  const uint32_t header_bytes = LoadStateU32(bytes, kStateMagic.size() + 4);
+  const uint32_t header_bytes = LoadLittleEndianU32(bytes, kStateMagic.size() + 4);
   if (header_bytes > kMaxStateHeaderBytes || header_bytes > body_end - kStatePrefixBytes) {
     return absl::DataLossError(absl::StrCat("session state header length ", header_bytes,
                                             " exceeds the ", body_end - kStatePrefixBytes,

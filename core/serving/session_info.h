@@ -21,7 +21,8 @@ struct SessionInfo {
 
 // The store as a whole, for metrics.
 struct SessionStoreStats {
-  int64_t sessions = 0;
+  int64_t sessions = 0;      // in memory
+  int64_t parked = 0;        // in the session directory only
   int64_t used_bytes = 0;
   int64_t budget_bytes = 0;
   int64_t evicted = 0;  // sessions removed to make room, since the store was made

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/serving/session_id.h"
+#include "core/util/status_macros.h"
 
 namespace liger {
 namespace {
@@ -38,14 +39,35 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::New(SessionStoreOpti
         "sessions per tenant = ", options.max_sessions_per_tenant, " must be positive"));
   }
   if (!options.clock) options.clock = [] { return absl::Now(); };
-  return std::unique_ptr<SessionStore>(new SessionStore(std::move(options)));
+  std::unique_ptr<SessionDirectory> directory;
+  if (!options.session_dir.empty()) {
+    if (options.codec == nullptr) {
+      return absl::InvalidArgumentError("a session directory needs a codec for the states");
+    }
+    LIGER_ASSIGN_OR_RETURN(directory, SessionDirectory::Open(options.session_dir));
+  }
+  std::unique_ptr<SessionStore> store(new SessionStore(std::move(options), std::move(directory)));
+  if (store->directory_ != nullptr) {
+    absl::MutexLock lock(&store->mu_);
+    const absl::Time now = store->Now();
+    for (ParkedSession& parked : store->directory_->LoadAll(
+             [&](const absl::Status& status) { store->ReportError(status); })) {
+      store->AddParkedLocked(std::move(parked));
+    }
+    store->SweepLocked(now);
+  }
+  return store;
 }
 
-SessionStore::SessionStore(SessionStoreOptions options)
+SessionStore::SessionStore(SessionStoreOptions options,
+                           std::unique_ptr<SessionDirectory> directory)
     : budget_bytes_(options.budget_bytes),
       idle_ttl_(options.idle_ttl),
       clock_(std::move(options.clock)),
-      max_sessions_per_tenant_(options.max_sessions_per_tenant) {}
+      max_sessions_per_tenant_(options.max_sessions_per_tenant),
+      directory_(std::move(directory)),
+      codec_(options.codec),
+      on_error_(std::move(options.on_error)) {}
 
 absl::StatusOr<SessionInfo> SessionStore::Create(std::string model,
                                                  std::unique_ptr<ModelState> state,
@@ -57,7 +79,14 @@ absl::StatusOr<SessionInfo> SessionStore::Create(std::string model,
   SweepLocked(now);
   if (absl::Status s = CheckTenantRoomLocked(tenant); !s.ok()) return s;
   if (absl::Status s = MakeRoomLocked(state->bytes(), "", "a new session"); !s.ok()) return s;
-  return InsertLocked(tenant, std::move(model), std::move(state), now);
+  LIGER_ASSIGN_OR_RETURN(std::string id, UnusedIdLocked());
+  Entry entry;
+  entry.tenant = tenant;
+  entry.model = std::move(model);
+  entry.state = std::move(state);
+  entry.created = now;
+  entry.last_used = now;
+  return InsertLocked(id, std::move(entry));
 }
 
 absl::StatusOr<SessionLease> SessionStore::AcquireFor(const std::string& id,
@@ -79,6 +108,11 @@ absl::StatusOr<SessionLease> SessionStore::Acquire(const std::string& id,
   absl::StatusOr<Entry*> entry = FindLocked(id, tenant);
   if (!entry.ok()) return entry.status();
   if ((*entry)->busy) return SessionBusyError(id);
+  if ((*entry)->on_disk) {
+    // The state is about to move on; its old file must never stand in for it after a crash.
+    LIGER_RETURN_IF_ERROR(directory_->Remove(id));
+    (*entry)->on_disk = false;
+  }
   (*entry)->busy = true;
   TouchLocked(**entry, now);
   return SessionLease(this, id, (*entry)->model, (*entry)->state.get());
@@ -87,6 +121,7 @@ absl::StatusOr<SessionLease> SessionStore::Acquire(const std::string& id,
 absl::StatusOr<SessionInfo> SessionStore::Get(const std::string& id, const std::string& tenant) {
   absl::MutexLock lock(&mu_);
   SweepLocked(Now());
+  if (const ParkedSession* parked = FindParkedLocked(id, tenant)) return Info(*parked);
   absl::StatusOr<Entry*> entry = FindLocked(id, tenant);
   if (!entry.ok()) return entry.status();
   return Info(id, **entry);
@@ -95,11 +130,11 @@ absl::StatusOr<SessionInfo> SessionStore::Get(const std::string& id, const std::
 absl::Status SessionStore::Delete(const std::string& id, const std::string& tenant) {
   absl::MutexLock lock(&mu_);
   SweepLocked(Now());
+  if (FindParkedLocked(id, tenant) != nullptr) return DeleteLocked(id);
   absl::StatusOr<Entry*> entry = FindLocked(id, tenant);
   if (!entry.ok()) return entry.status();
   if ((*entry)->busy) return SessionBusyError(id);
-  EraseLocked(id);
-  return absl::OkStatus();
+  return DeleteLocked(id);
 }
 
 absl::StatusOr<SessionInfo> SessionStore::Fork(const std::string& id, const std::string& tenant) {
@@ -125,7 +160,14 @@ absl::StatusOr<SessionInfo> SessionStore::Fork(const std::string& id, const std:
   }
   if (absl::Status s = MakeRoomLocked(copy->bytes(), id, "a forked session"); !s.ok()) return s;
   TouchLocked(source, now);
-  return InsertLocked(tenant, source.model, std::move(copy), now);
+  LIGER_ASSIGN_OR_RETURN(std::string copy_id, UnusedIdLocked());
+  Entry entry;
+  entry.tenant = tenant;
+  entry.model = source.model;
+  entry.state = std::move(copy);
+  entry.created = now;
+  entry.last_used = now;
+  return InsertLocked(copy_id, std::move(entry));
 }
 
 std::vector<SessionInfo> SessionStore::List(const std::string& tenant) {
@@ -135,10 +177,33 @@ std::vector<SessionInfo> SessionStore::List(const std::string& tenant) {
   for (const auto& [id, entry] : sessions_) {
     if (entry.tenant == tenant) infos.push_back(Info(id, entry));
   }
+  for (const auto& [id, parked] : parked_) {
+    if (parked.tenant == tenant) infos.push_back(Info(parked));
+  }
   std::sort(infos.begin(), infos.end(), [](const SessionInfo& a, const SessionInfo& b) {
     return a.created != b.created ? a.created < b.created : a.id < b.id;
   });
   return infos;
+}
+
+absl::StatusOr<int> SessionStore::ParkAll() {
+  absl::MutexLock lock(&mu_);
+  if (directory_ == nullptr) return 0;
+  int parked = 0;
+  absl::Status first_error;
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    const auto next = std::next(it);
+    if (!sessions_.at(*it).busy) {
+      if (absl::Status s = ParkLocked(std::string(*it)); s.ok()) {
+        ++parked;
+      } else if (first_error.ok()) {
+        first_error = s;
+      }
+    }
+    it = next;
+  }
+  if (!first_error.ok()) return first_error;
+  return parked;
 }
 
 int SessionStore::SweepExpired() {
@@ -151,6 +216,7 @@ SessionStoreStats SessionStore::Stats() {
   SweepLocked(Now());
   SessionStoreStats stats;
   stats.sessions = static_cast<int64_t>(sessions_.size());
+  stats.parked = static_cast<int64_t>(parked_.size());
   stats.used_bytes = used_bytes_;
   stats.budget_bytes = budget_bytes_;
   stats.evicted = evicted_;
@@ -167,16 +233,13 @@ absl::Status SessionStore::Return(const std::string& id, bool discard) {
     return absl::InternalError(absl::StrCat("session ", id, " was not leased"));
   }
   Entry& entry = it->second;
-  if (discard) {
-    EraseLocked(id);
-    return absl::OkStatus();
-  }
+  if (discard) return DeleteLocked(id);
   const int64_t bytes = entry.state->bytes();
   const int64_t growth = bytes - entry.bytes;
   if (growth > 0) {
     const std::string what = absl::StrCat("session ", id, " (grown to ", bytes, " bytes)");
     if (absl::Status s = MakeRoomLocked(growth, id, what); !s.ok()) {
-      EraseLocked(id);
+      DeleteLocked(id).IgnoreError();  // its file went at Acquire
       return absl::ResourceExhaustedError(absl::StrCat(s.message(), "; the session was deleted"));
     }
   }
@@ -196,11 +259,18 @@ int SessionStore::SweepLocked(absl::Time now) {
     if (now - entry.last_used <= idle_ttl_) break;
     const auto next = std::next(it);
     if (!entry.busy) {
-      EraseLocked(std::string(*it));
+      ReportError(DeleteLocked(std::string(*it)));
       ++expired_;
       ++removed;
     }
     it = next;
+  }
+  while (!parked_by_use_.empty() && now - parked_by_use_.begin()->first > idle_ttl_) {
+    const std::string id = parked_by_use_.begin()->second;
+    ReportError(directory_->Remove(id));
+    DropParkedLocked(id);
+    ++expired_;
+    ++removed;
   }
   return removed;
 }
@@ -224,7 +294,13 @@ absl::Status SessionStore::MakeRoomLocked(int64_t needed, const std::string& kee
     const auto next = std::next(it);
     const Entry& entry = sessions_.at(*it);
     if (!entry.busy && *it != keep) {
-      EraseLocked(std::string(*it));
+      if (directory_ == nullptr) {
+        EraseLocked(std::string(*it));
+      } else if (absl::Status s = ParkLocked(std::string(*it)); !s.ok()) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "no room for ", what, ": evicting a least recently used session needs it parked, and ",
+            s.message()));
+      }
       ++evicted_;
     }
     it = next;
@@ -241,24 +317,18 @@ absl::Status SessionStore::CheckTenantRoomLocked(const std::string& tenant) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<SessionInfo> SessionStore::InsertLocked(std::string tenant, std::string model,
-                                                       std::unique_ptr<ModelState> state,
-                                                       absl::Time now) {
+absl::StatusOr<std::string> SessionStore::UnusedIdLocked() {
   std::string id;
   do {
-    absl::StatusOr<std::string> fresh = NewSessionId();
-    if (!fresh.ok()) return fresh.status();
-    id = *std::move(fresh);
-  } while (sessions_.count(id) != 0);
-  Entry entry;
-  ++tenant_sessions_[tenant];
-  entry.tenant = std::move(tenant);
-  entry.model = std::move(model);
-  entry.tokens = state->tokens();
-  entry.bytes = state->bytes();
-  entry.state = std::move(state);
-  entry.created = now;
-  entry.last_used = now;
+    LIGER_ASSIGN_OR_RETURN(id, NewSessionId());
+  } while (sessions_.count(id) != 0 || parked_.count(id) != 0);
+  return id;
+}
+
+SessionInfo SessionStore::InsertLocked(const std::string& id, Entry entry) {
+  CountTenantLocked(entry.tenant, +1);
+  entry.tokens = entry.state->tokens();
+  entry.bytes = entry.state->bytes();
   entry.lru = lru_.insert(lru_.end(), id);
   used_bytes_ += entry.bytes;
   const auto it = sessions_.emplace(id, std::move(entry)).first;
@@ -270,10 +340,23 @@ void SessionStore::EraseLocked(const std::string& id) {
   if (it == sessions_.end()) return;
   used_bytes_ -= it->second.bytes;
   lru_.erase(it->second.lru);
-  if (auto count = tenant_sessions_.find(it->second.tenant); --count->second == 0) {
-    tenant_sessions_.erase(count);
-  }
+  CountTenantLocked(it->second.tenant, -1);
   sessions_.erase(it);
+}
+
+absl::Status SessionStore::DeleteLocked(const std::string& id) {
+  if (parked_.count(id) != 0) {
+    LIGER_RETURN_IF_ERROR(directory_->Remove(id));
+    DropParkedLocked(id);
+    return absl::OkStatus();
+  }
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end()) return absl::OkStatus();
+  // The memory goes even when the file cannot: the session must not outlive its deletion here.
+  absl::Status removed;
+  if (it->second.on_disk) removed = directory_->Remove(id);
+  EraseLocked(id);
+  return removed;
 }
 
 void SessionStore::TouchLocked(Entry& entry, absl::Time now) {
@@ -284,8 +367,95 @@ void SessionStore::TouchLocked(Entry& entry, absl::Time now) {
 absl::StatusOr<SessionStore::Entry*> SessionStore::FindLocked(const std::string& id,
                                                              const std::string& tenant) {
   auto it = sessions_.find(id);
-  if (it == sessions_.end() || it->second.tenant != tenant) return SessionNotFoundError(id);
-  return &it->second;
+  if (it != sessions_.end() && it->second.tenant == tenant) return &it->second;
+  if (const ParkedSession* parked = FindParkedLocked(id, tenant)) {
+    const ParkedSession copy = *parked;  // restoring drops it from parked_
+    return RestoreLocked(copy);
+  }
+  return SessionNotFoundError(id);
+}
+
+const ParkedSession* SessionStore::FindParkedLocked(const std::string& id,
+                                                    const std::string& tenant) {
+  const auto it = parked_.find(id);
+  return it != parked_.end() && it->second.tenant == tenant ? &it->second : nullptr;
+}
+
+absl::Status SessionStore::ParkLocked(const std::string& id) {
+  Entry& entry = sessions_.at(id);
+  ParkedSession parked;
+  parked.id = id;
+  parked.tenant = entry.tenant;
+  parked.model = entry.model;
+  parked.created = entry.created;
+  parked.last_used = entry.last_used;
+  parked.tokens = entry.tokens;
+  parked.state_bytes = entry.bytes;
+  if (!entry.on_disk) {
+    absl::StatusOr<std::string> bytes = codec_->Encode(entry.model, *entry.state);
+    absl::Status written =
+        bytes.ok() ? directory_->Write(parked, *bytes) : std::move(bytes).status();
+    if (!written.ok()) {
+      return absl::Status(written.code(),
+                          absl::StrCat("cannot park session ", id, ": ", written.message()));
+    }
+  }
+  EraseLocked(id);
+  AddParkedLocked(std::move(parked));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SessionStore::Entry*> SessionStore::RestoreLocked(const ParkedSession& parked) {
+  absl::StatusOr<std::string> bytes = directory_->ReadState(parked);
+  absl::StatusOr<std::unique_ptr<ModelState>> state =
+      bytes.ok() ? codec_->Decode(parked.model, *bytes) : std::move(bytes).status();
+  if (absl::IsDataLoss(state.status()) || absl::IsNotFound(state.status())) {
+    // The file cannot become the session again; keep it aside for an operator, not in the way.
+    ReportError(directory_->SetAside(parked.id));
+    DropParkedLocked(parked.id);
+  }
+  if (!state.ok()) {
+    return absl::Status(state.status().code(), absl::StrCat("cannot restore parked session ",
+                                                            parked.id, ": ",
+                                                            state.status().message()));
+  }
+  LIGER_RETURN_IF_ERROR(
+      MakeRoomLocked((*state)->bytes(), "", absl::StrCat("restoring session ", parked.id)));
+  DropParkedLocked(parked.id);
+  Entry entry;
+  entry.tenant = parked.tenant;
+  entry.model = parked.model;
+  entry.state = *std::move(state);
+  entry.created = parked.created;
+  entry.last_used = parked.last_used;
+  entry.on_disk = true;
+  InsertLocked(parked.id, std::move(entry));
+  return &sessions_.at(parked.id);
+}
+
+void SessionStore::AddParkedLocked(ParkedSession parked) {
+  CountTenantLocked(parked.tenant, +1);
+  parked_by_use_.emplace(parked.last_used, parked.id);
+  const std::string id = parked.id;
+  parked_.emplace(id, std::move(parked));
+}
+
+void SessionStore::DropParkedLocked(const std::string& id) {
+  const auto it = parked_.find(id);
+  if (it == parked_.end()) return;
+  parked_by_use_.erase({it->second.last_used, id});
+  CountTenantLocked(it->second.tenant, -1);
+  parked_.erase(it);
+}
+
+void SessionStore::CountTenantLocked(const std::string& tenant, int delta) {
+  if (int64_t& count = tenant_sessions_[tenant]; (count += delta) == 0) {
+    tenant_sessions_.erase(tenant);
+  }
+}
+
+void SessionStore::ReportError(const absl::Status& status) const {
+  if (!status.ok() && on_error_) on_error_(status);
 }
 
 SessionInfo SessionStore::Info(const std::string& id, const Entry& entry) {
@@ -298,6 +468,18 @@ SessionInfo SessionStore::Info(const std::string& id, const Entry& entry) {
   info.tokens = entry.tokens;
   info.state_bytes = entry.bytes;
   info.busy = entry.busy;
+  return info;
+}
+
+SessionInfo SessionStore::Info(const ParkedSession& parked) {
+  SessionInfo info;
+  info.id = parked.id;
+  info.tenant = parked.tenant;
+  info.model = parked.model;
+  info.created = parked.created;
+  info.last_used = parked.last_used;
+  info.tokens = parked.tokens;
+  info.state_bytes = parked.state_bytes;
   return info;
 }
 

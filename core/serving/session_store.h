@@ -5,8 +5,10 @@
 #include <limits>
 #include <list>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -16,6 +18,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/model/model_state.h"
+#include "core/serving/session_codec.h"
+#include "core/serving/session_directory.h"
 #include "core/serving/session_info.h"
 #include "core/serving/session_lease.h"
 
@@ -28,8 +32,17 @@ struct SessionStoreOptions {
   absl::Duration idle_ttl = absl::InfiniteDuration();
   // The time source; empty means absl::Now. Tests inject a fake.
   std::function<absl::Time()> clock;
-  // Sessions one tenant may hold at once (> 0).
+  // Sessions one tenant may hold at once (> 0), parked ones included.
   int64_t max_sessions_per_tenant = std::numeric_limits<int64_t>::max();
+  // Empty: sessions live only in memory. Otherwise sessions evicted for room, and every idle one
+  // at ParkAll (shutdown), are written to this directory (a SessionDirectory) and restored on
+  // their next use, also by a later store on the same directory.
+  std::string session_dir;
+  // Saves and restores states for session_dir (required with it); must outlive the store.
+  const SessionCodec* codec = nullptr;
+  // Told about what goes wrong in the directory outside any call: files that cannot be read at
+  // start, expired files that cannot be removed, damaged files set aside. Empty: ignored.
+  std::function<void(const absl::Status&)> on_error;
 };
 
 // Conversation states kept between requests, each on its model's device. A state is used by one
@@ -39,10 +52,22 @@ struct SessionStoreOptions {
 // idle past the TTL are removed by SweepExpired and by every other call. Busy sessions are never
 // evicted, expired or deleted. Every session belongs to the tenant that made it (the empty tenant
 // when the server does not authenticate) and exists only for that tenant: any other gets NOT_FOUND,
-// exactly as for an id that was never made, so ids reveal nothing across tenants. Thread-safe.
+// exactly as for an id that was never made, so ids reveal nothing across tenants.
+//
+// With a session directory, eviction parks a session (writes its state to disk) instead of
+// dropping it, and any call that names a parked session brings it back first (Acquire, Fork) or
+// answers from its file's header (Get, List, Delete). A parked file stays while the restored state
+// is unchanged, so evicting it again writes nothing; Acquire removes it, because the state is about
+// to move on and an old file must never stand in for it. A session whose state cannot be written
+// (a full disk) is not evicted: the call that needed room fails with RESOURCE_EXHAUSTED instead,
+// so no conversation is lost to make room. After kill -9, only sessions parked then survive.
+// Disk I/O for parking runs under the store's lock: eviction and restore are rare next to the
+// decode steps, which never touch the store. Thread-safe.
 class SessionStore {
  public:
-  // INVALID_ARGUMENT for a budget, TTL or per-tenant limit that is not positive.
+  // INVALID_ARGUMENT for a budget, TTL or per-tenant limit that is not positive, or a session
+  // directory without a codec; the directory's errors (SessionDirectory::Open). Loads the headers
+  // of the directory's parked sessions; expired ones are removed.
   static absl::StatusOr<std::unique_ptr<SessionStore>> New(SessionStoreOptions options);
 
   SessionStore(const SessionStore&) = delete;
@@ -65,7 +90,7 @@ class SessionStore {
   // NOT_FOUND for an unknown id. A busy session reports what it held when it was leased.
   absl::StatusOr<SessionInfo> Get(const std::string& id, const std::string& tenant = "");
 
-  // NOT_FOUND for an unknown id, FAILED_PRECONDITION while busy.
+  // NOT_FOUND for an unknown id, FAILED_PRECONDITION while busy. Removes a parked file too.
   absl::Status Delete(const std::string& id, const std::string& tenant = "");
 
   // A new session with a deep copy of the state, counted against the budget. NOT_FOUND,
@@ -73,8 +98,13 @@ class SessionStore {
   // runs out of memory making it), or the tenant's limit. The copy belongs to the same tenant.
   absl::StatusOr<SessionInfo> Fork(const std::string& id, const std::string& tenant = "");
 
-  // The tenant's sessions, oldest first.
+  // The tenant's sessions, parked ones included, oldest first.
   std::vector<SessionInfo> List(const std::string& tenant = "");
+
+  // Writes every idle session to the session directory and frees its memory; for shutdown. The
+  // number parked, or the first error (the other sessions are parked regardless). 0 without a
+  // directory.
+  absl::StatusOr<int> ParkAll();
 
   // Removes idle sessions unused for longer than the TTL; returns how many.
   int SweepExpired();
@@ -94,36 +124,58 @@ class SessionStore {
     int64_t tokens = 0;
     int64_t bytes = 0;
     bool busy = false;
+    bool on_disk = false;  // its file in the session directory holds exactly this state
     std::list<std::string>::iterator lru;  // this session's place in lru_
   };
 
-  explicit SessionStore(SessionStoreOptions options);
+  SessionStore(SessionStoreOptions options, std::unique_ptr<SessionDirectory> directory);
 
   // Ends a lease: commits the state's new size (discard: deletes the session).
   absl::Status Return(const std::string& id, bool discard);
 
   int SweepLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evicts idle sessions other than `keep`, least recently used first, until `needed` more bytes
-  // fit; evicts nothing and fails if they cannot. `what` names the state in the error.
+  // fit; evicts nothing and fails if they cannot. `what` names the state in the error. With a
+  // session directory evicted sessions are parked; one that cannot be written stops the eviction
+  // with RESOURCE_EXHAUSTED.
   absl::Status MakeRoomLocked(int64_t needed, const std::string& keep, absl::string_view what)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RESOURCE_EXHAUSTED when `tenant` holds max_sessions_per_tenant sessions.
   absl::Status CheckTenantRoomLocked(const std::string& tenant) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<SessionInfo> InsertLocked(std::string tenant, std::string model,
-                                           std::unique_ptr<ModelState> state, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A fresh id used by no session, in memory or parked.
+  absl::StatusOr<std::string> UnusedIdLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  SessionInfo InsertLocked(const std::string& id, Entry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Frees a session's memory (its parked file, if any, is the caller's business).
   void EraseLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes a session for good: its memory and its parked file.
+  absl::Status DeleteLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TouchLocked(Entry& entry, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // NOT_FOUND unless session `id` exists and belongs to `tenant`.
+  // Session `id` in memory, restoring it if it is parked; NOT_FOUND unless it exists and belongs
+  // to `tenant`.
   absl::StatusOr<Entry*> FindLocked(const std::string& id, const std::string& tenant)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The parked session `id` of `tenant`, or null.
+  const ParkedSession* FindParkedLocked(const std::string& id, const std::string& tenant)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes an idle session's state (unless its file is current) and frees its memory.
+  absl::Status ParkLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Entry*> RestoreLocked(const ParkedSession& parked)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddParkedLocked(ParkedSession parked) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropParkedLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountTenantLocked(const std::string& tenant, int delta) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReportError(const absl::Status& status) const;
   static SessionInfo Info(const std::string& id, const Entry& entry);
+  static SessionInfo Info(const ParkedSession& parked);
   absl::Time Now() const { return clock_(); }
 
   const int64_t budget_bytes_;
   const absl::Duration idle_ttl_;
   const std::function<absl::Time()> clock_;
   const int64_t max_sessions_per_tenant_;
+  const std::unique_ptr<SessionDirectory> directory_;  // null without a session directory
+  const SessionCodec* const codec_;
+  const std::function<void(const absl::Status&)> on_error_;
 
   absl::Mutex mu_;
   std::unordered_map<std::string, Entry> sessions_ ABSL_GUARDED_BY(mu_);
@@ -131,7 +183,11 @@ class SessionStore {
   int64_t used_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t evicted_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t expired_ ABSL_GUARDED_BY(mu_) = 0;
+  // Sessions in memory and parked, by tenant, so Create need not count them.
   std::unordered_map<std::string, int64_t> tenant_sessions_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, ParkedSession> parked_ ABSL_GUARDED_BY(mu_);
+  // Parked sessions by last use, so expiry stops at the first fresh one, as for lru_.
+  std::set<std::pair<absl::Time, std::string>> parked_by_use_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace liger

@@ -1,5 +1,5 @@
 """Starts and stops `liger serve` for the Python suites: LIGER_BINARY and LIGER_MODEL name the binary
-and the model; `extra_args` pick the ports (port 0 each). start_liger_serve returns the process and
+and the model (`model` serves another); `extra_args` pick the ports (port 0 each). start_liger_serve returns the process and
 the address printed on the line that starts with `prefix` ("listening on ", "http on "), or, for a
 tuple of prefixes, the addresses in that order."""
 
@@ -10,10 +10,10 @@ import threading
 START_TIMEOUT_SECONDS = 120
 
 
-def start_liger_serve(extra_args, prefix, log):
+def start_liger_serve(extra_args, prefix, log, model=None):
     process = subprocess.Popen(
-        [os.environ["LIGER_BINARY"], "serve", "--model", os.environ["LIGER_MODEL"], "--port", "0",
-         *extra_args], stdout=subprocess.PIPE, stderr=log, text=True)
+        [os.environ["LIGER_BINARY"], "serve", "--model", model or os.environ["LIGER_MODEL"],
+         "--port", "0", *extra_args], stdout=subprocess.PIPE, stderr=log, text=True)
     prefixes = (prefix,) if isinstance(prefix, str) else tuple(prefix)
     addresses = {}
     # A server that never prints the address is killed, which ends the loop below.
@@ -33,6 +33,13 @@ def start_liger_serve(extra_args, prefix, log):
     process.wait()
     process.stdout.close()
     raise RuntimeError(f"liger serve printed no line starting with {prefix!r}")
+
+
+def kill_liger_serve(process):
+    """SIGKILL, as a crash ends it: nothing gets to save anything; closes its stdout."""
+    process.kill()
+    process.wait()
+    process.stdout.close()
 
 
 def stop_liger_serve(process):

@@ -17,7 +17,7 @@ import time
 import unittest
 
 from liger_client import Client
-from liger_serve import start_liger_serve, stop_liger_serve
+from liger_serve import kill_liger_serve, start_liger_serve, stop_liger_serve
 
 CALL_TIMEOUT_SECONDS = 600
 STEPS = 40
@@ -52,14 +52,9 @@ class KillRecoveryTest(unittest.TestCase):
                             break
                     self.assertEqual(snapshot.state, "running", snapshot.error_message)
                     self.assertLess(snapshot.progress.step, STEPS, "the job ended before the kill")
-                # No clean shutdown: the job is mid-run and nothing gets to save anything.
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
             finally:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-                process.stdout.close()
+                # No clean shutdown: the job is mid-run and nothing gets to save anything.
+                kill_liger_serve(process)
                 log.close()
             killed_at = snapshot.progress.step
             self.assertFalse(output.exists(), "a partial output was published")
