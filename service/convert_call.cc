@@ -48,7 +48,7 @@ absl::Status ConvertCall::LoadAndSendResult(const std::string& load_as,
   ConversionResultToProto(result, proto);
   if (!load_as.empty()) {
     LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model,
-                           models.Load({load_as, result.output_dir, "", ""}));
+                           models.Load({load_as, result.output_dir, "", "", scope().tenant()}));
     scope().AddLogField("model", model->name);
     on_models_changed();
     ModelInfoToProto(*model, proto->mutable_model());

@@ -48,7 +48,7 @@ absl::Status GenerateCall::Submit(grpc::CallbackServerContext* context,
     context_tokens_ = lease.state().tokens();
     work.session = std::move(lease);
   }
-  LIGER_ASSIGN_OR_RETURN(model_, models.Find(model_name));
+  LIGER_ASSIGN_OR_RETURN(model_, models.Find(model_name, scope().tenant()));
   scope().AddLogField("model", model_->name);
   LIGER_ASSIGN_OR_RETURN(work.prompt,
                          PromptIdsFromProto(request, *model_->tokenizer, context_tokens_ > 0));

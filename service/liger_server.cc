@@ -160,7 +160,7 @@ void LigerServer::Shutdown(absl::Duration grace) {
   stop_jobs.join();
   // Generations still running are past their grace: their schedulers end them, so each stream
   // closes the documented way (FINISH_REASON_CANCELLED, with its usage) rather than being cut.
-  for (const std::shared_ptr<const HostedModel>& model : models_->List()) {
+  for (const std::shared_ptr<const HostedModel>& model : models_->ListAll()) {
     model->scheduler->Shutdown(absl::ZeroDuration());
   }
   // Then gRPC gets a moment to flush those last messages before it cancels what is left and

@@ -61,7 +61,9 @@ grpc::ServerUnaryReactor* LigerServiceImpl::LoadModel(grpc::CallbackServerContex
 absl::Status LigerServiceImpl::DoLoadModel(const ModelLoadSpec& spec, RpcScope& scope,
                                            v1::LoadModelResponse* response) {
   scope.AddLogField("model_dir", spec.model_dir);
-  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model, models_->Load(spec));
+  ModelLoadSpec owned = spec;
+  owned.tenant = scope.tenant();  // the caller's tenant alone sees the model
+  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model, models_->Load(owned));
   scope.AddLogField("model", model->name);
   on_models_changed_();
   ModelInfoToProto(*model, response->mutable_model());
@@ -86,7 +88,7 @@ grpc::ServerUnaryReactor* LigerServiceImpl::UnloadModel(grpc::CallbackServerCont
 
 absl::Status LigerServiceImpl::DoUnloadModel(const std::string& name, RpcScope& scope) {
   scope.AddLogField("model", name);
-  LIGER_RETURN_IF_ERROR(models_->Unload(name));
+  LIGER_RETURN_IF_ERROR(models_->Unload(name, scope.tenant()));
   on_models_changed_();
   return absl::OkStatus();
 }
@@ -94,8 +96,8 @@ absl::Status LigerServiceImpl::DoUnloadModel(const std::string& name, RpcScope& 
 grpc::ServerUnaryReactor* LigerServiceImpl::ListModels(grpc::CallbackServerContext* context,
                                                        const v1::ListModelsRequest* /*request*/,
                                                        v1::ListModelsResponse* response) {
-  return RunUnary(context, "ListModels", [&](RpcScope& /*scope*/) {
-    for (const std::shared_ptr<const HostedModel>& model : models_->List()) {
+  return RunUnary(context, "ListModels", [&](RpcScope& scope) {
+    for (const std::shared_ptr<const HostedModel>& model : models_->List(scope.tenant())) {
       ModelInfoToProto(*model, response->add_models());
     }
     return absl::OkStatus();
@@ -111,7 +113,8 @@ grpc::ServerUnaryReactor* LigerServiceImpl::Tokenize(grpc::CallbackServerContext
 
 absl::Status LigerServiceImpl::DoTokenize(const v1::TokenizeRequest& request, RpcScope& scope,
                                           v1::TokenizeResponse* response) {
-  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model, models_->Find(request.model()));
+  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model,
+                         models_->Find(request.model(), scope.tenant()));
   scope.AddLogField("model", model->name);
   const bool add_special = request.has_add_special_tokens() ? request.add_special_tokens() : true;
   LIGER_ASSIGN_OR_RETURN(std::vector<int32_t> ids,
@@ -130,7 +133,8 @@ grpc::ServerUnaryReactor* LigerServiceImpl::Detokenize(grpc::CallbackServerConte
 
 absl::Status LigerServiceImpl::DoDetokenize(const v1::DetokenizeRequest& request, RpcScope& scope,
                                             v1::DetokenizeResponse* response) {
-  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model, models_->Find(request.model()));
+  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model,
+                         models_->Find(request.model(), scope.tenant()));
   scope.AddLogField("model", model->name);
   const std::vector<int32_t> ids(request.token_ids().begin(), request.token_ids().end());
   LIGER_ASSIGN_OR_RETURN(std::string text,
@@ -168,7 +172,8 @@ grpc::ServerUnaryReactor* LigerServiceImpl::CreateSession(grpc::CallbackServerCo
 absl::Status LigerServiceImpl::DoCreateSession(const v1::CreateSessionRequest& request,
                                                RpcScope& scope,
                                                v1::CreateSessionResponse* response) {
-  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model, models_->Find(request.model()));
+  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> model,
+                         models_->Find(request.model(), scope.tenant()));
   scope.AddLogField("model", model->name);
   LIGER_ASSIGN_OR_RETURN(SessionInfo info, NewSession(*model, *sessions_, scope.tenant()));
   scope.AddLogField("session_id", info.id);

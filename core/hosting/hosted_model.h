@@ -17,6 +17,9 @@ class Transformer;
 // from under a running request: the memory is freed when the last user lets go.
 struct HostedModel {
   std::string name;
+  // The tenant that loaded it, the only one that sees it; empty: the server's (loaded at start, or
+  // without authentication), seen by every tenant.
+  std::string tenant;
   std::string model_dir;
   std::string dtype;   // the compute dtype: "float32", "bfloat16" or "float16"
   std::string device;  // "cpu", "cuda", "cuda:0", ...

@@ -88,19 +88,39 @@ absl::StatusOr<std::shared_ptr<const HostedModel>> ModelRegistry::Load(const Mod
   if (spec.model_dir.empty()) return absl::InvalidArgumentError("model directory is empty");
   const std::string name = spec.name.empty() ? HostedDirBaseName(spec.model_dir) : spec.name;
   LIGER_RETURN_IF_ERROR(ValidateModelName(name));
+  const ModelKey key(name, spec.tenant);
   {
     absl::MutexLock lock(&mu_);
-    if (models_.count(name) > 0 || loading_.count(name) > 0) {
-      return absl::AlreadyExistsError(absl::StrCat("a model named \"", name, "\" is already ",
-                                                   models_.count(name) > 0 ? "loaded" : "loading"));
-    }
-    loading_.insert(name);
+    LIGER_RETURN_IF_ERROR(CheckNameFreeLocked(name, spec.tenant));
+    loading_.insert(key);
   }
   absl::StatusOr<std::shared_ptr<const HostedModel>> loaded = LoadReserved(name, spec);
   absl::MutexLock lock(&mu_);
-  loading_.erase(name);
-  if (loaded.ok()) models_.emplace(name, *loaded);
+  loading_.erase(key);
+  if (loaded.ok()) models_.emplace(key, *loaded);
   return loaded;
+}
+
+absl::Status ModelRegistry::CheckNameFreeLocked(const std::string& name,
+                                                const std::string& tenant) const {
+  // The tenant's own name and a shared one clash; so does a shared name with any tenant's, which
+  // it would hide. Other tenants' names do not exist for this one.
+  const auto clashes = [&](const std::string& owner) {
+    return tenant.empty() || owner.empty() || owner == tenant;
+  };
+  const auto taken = [&](absl::string_view state) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("a model named \"", name, "\" is already ", state));
+  };
+  for (auto it = models_.lower_bound({name, ""}); it != models_.end() && it->first.first == name;
+       ++it) {
+    if (clashes(it->first.second)) return taken("loaded");
+  }
+  for (auto it = loading_.lower_bound({name, ""}); it != loading_.end() && it->first == name;
+       ++it) {
+    if (clashes(it->second)) return taken("loading");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<const HostedModel>> ModelRegistry::LoadReserved(
@@ -116,6 +136,7 @@ absl::StatusOr<std::shared_ptr<const HostedModel>> ModelRegistry::LoadReserved(
                          LoadTransformerGuarded(spec.model_dir, options));
   auto hosted = std::make_shared<HostedModel>();
   hosted->name = name;
+  hosted->tenant = spec.tenant;
   hosted->model_dir = spec.model_dir;
   hosted->dtype = HostedDTypeName(options.dtype);
   hosted->device = options.device.str();
@@ -130,12 +151,17 @@ absl::StatusOr<std::shared_ptr<const HostedModel>> ModelRegistry::LoadReserved(
   return std::shared_ptr<const HostedModel>(std::move(hosted));
 }
 
-absl::Status ModelRegistry::Unload(absl::string_view name) {
+absl::Status ModelRegistry::Unload(absl::string_view name, const std::string& tenant) {
   std::shared_ptr<const HostedModel> removed;
   {
     absl::MutexLock lock(&mu_);
-    auto it = models_.find(std::string(name));
+    auto it = models_.find({std::string(name), tenant});
     if (it == models_.end()) {
+      if (models_.count({std::string(name), ""}) > 0) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "model \"", name, "\" is the server's, shared by every tenant; only its operator can "
+            "unload it"));
+      }
       return absl::NotFoundError(
           absl::StrCat("no model named \"", absl::CHexEscape(name), "\" is loaded"));
     }
@@ -149,25 +175,37 @@ absl::Status ModelRegistry::Unload(absl::string_view name) {
 }
 
 absl::StatusOr<std::shared_ptr<const HostedModel>> ModelRegistry::Find(
-    absl::string_view name) const {
-  absl::ReaderMutexLock lock(&mu_);
+    absl::string_view name, const std::string& tenant) const {
   if (name.empty()) {
-    if (models_.size() == 1) return models_.begin()->second;
-    if (models_.empty()) return absl::FailedPreconditionError("no model is loaded");
+    std::vector<std::shared_ptr<const HostedModel>> visible = List(tenant);
+    if (visible.size() == 1) return visible.front();
+    if (visible.empty()) return absl::FailedPreconditionError("no model is loaded");
     std::vector<std::string> names;
-    for (const auto& entry : models_) names.push_back(entry.first);
+    for (const auto& model : visible) names.push_back(model->name);
     return absl::InvalidArgumentError(
         absl::StrCat("several models are loaded (", absl::StrJoin(names, ", "), "); name one"));
   }
-  auto it = models_.find(std::string(name));
-  if (it == models_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("no model named \"", absl::CHexEscape(name), "\" is loaded"));
+  absl::ReaderMutexLock lock(&mu_);
+  for (const std::string& owner : {tenant, std::string()}) {
+    if (auto it = models_.find({std::string(name), owner}); it != models_.end()) {
+      return it->second;
+    }
   }
-  return it->second;
+  return absl::NotFoundError(
+      absl::StrCat("no model named \"", absl::CHexEscape(name), "\" is loaded"));
 }
 
-std::vector<std::shared_ptr<const HostedModel>> ModelRegistry::List() const {
+std::vector<std::shared_ptr<const HostedModel>> ModelRegistry::List(
+    const std::string& tenant) const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::shared_ptr<const HostedModel>> models;
+  for (const auto& [key, model] : models_) {
+    if (key.second.empty() || key.second == tenant) models.push_back(model);
+  }
+  return models;
+}
+
+std::vector<std::shared_ptr<const HostedModel>> ModelRegistry::ListAll() const {
   absl::ReaderMutexLock lock(&mu_);
   std::vector<std::shared_ptr<const HostedModel>> models;
   models.reserve(models_.size());

@@ -9,8 +9,8 @@
 namespace liger {
 
 absl::StatusOr<std::shared_ptr<const HostedModel>> RegistrySessionCodec::Hosted(
-    const std::string& model) const {
-  absl::StatusOr<std::shared_ptr<const HostedModel>> hosted = models_->Find(model);
+    const std::string& tenant, const std::string& model) const {
+  absl::StatusOr<std::shared_ptr<const HostedModel>> hosted = models_->Find(model, tenant);
   if (absl::IsNotFound(hosted.status())) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the session belongs to model \"", model, "\", which this server has not loaded"));
@@ -18,15 +18,16 @@ absl::StatusOr<std::shared_ptr<const HostedModel>> RegistrySessionCodec::Hosted(
   return hosted;
 }
 
-absl::StatusOr<std::string> RegistrySessionCodec::Encode(const std::string& model,
+absl::StatusOr<std::string> RegistrySessionCodec::Encode(const std::string& tenant,
+                                                         const std::string& model,
                                                          const ModelState& state) const {
-  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> hosted, Hosted(model));
+  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> hosted, Hosted(tenant, model));
   return SerializeState(*hosted->model, state);
 }
 
 absl::StatusOr<std::unique_ptr<ModelState>> RegistrySessionCodec::Decode(
-    const std::string& model, absl::string_view bytes) const {
-  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> hosted, Hosted(model));
+    const std::string& tenant, const std::string& model, absl::string_view bytes) const {
+  LIGER_ASSIGN_OR_RETURN(std::shared_ptr<const HostedModel> hosted, Hosted(tenant, model));
   return RestoreState(*hosted->model, bytes);
 }
 

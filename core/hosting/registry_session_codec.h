@@ -17,14 +17,16 @@ class RegistrySessionCodec : public SessionCodec {
   // `models` must outlive the codec.
   explicit RegistrySessionCodec(const ModelRegistry* models) : models_(models) {}
 
-  absl::StatusOr<std::string> Encode(const std::string& model,
+  absl::StatusOr<std::string> Encode(const std::string& tenant, const std::string& model,
                                      const ModelState& state) const override;
-  absl::StatusOr<std::unique_ptr<ModelState>> Decode(const std::string& model,
+  absl::StatusOr<std::unique_ptr<ModelState>> Decode(const std::string& tenant,
+                                                     const std::string& model,
                                                      absl::string_view bytes) const override;
 
  private:
-  // FAILED_PRECONDITION when no model of that name is loaded.
-  absl::StatusOr<std::shared_ptr<const HostedModel>> Hosted(const std::string& model) const;
+  // FAILED_PRECONDITION when the tenant sees no model of that name.
+  absl::StatusOr<std::shared_ptr<const HostedModel>> Hosted(const std::string& tenant,
+                                                            const std::string& model) const;
 
   const ModelRegistry* const models_;
 };

@@ -392,7 +392,7 @@ absl::Status SessionStore::ParkLocked(const std::string& id) {
   parked.tokens = entry.tokens;
   parked.state_bytes = entry.bytes;
   if (!entry.on_disk) {
-    absl::StatusOr<std::string> bytes = codec_->Encode(entry.model, *entry.state);
+    absl::StatusOr<std::string> bytes = codec_->Encode(entry.tenant, entry.model, *entry.state);
     absl::Status written =
         bytes.ok() ? directory_->Write(parked, *bytes) : std::move(bytes).status();
     if (!written.ok()) {
@@ -408,7 +408,7 @@ absl::Status SessionStore::ParkLocked(const std::string& id) {
 absl::StatusOr<SessionStore::Entry*> SessionStore::RestoreLocked(const ParkedSession& parked) {
   absl::StatusOr<std::string> bytes = directory_->ReadState(parked);
   absl::StatusOr<std::unique_ptr<ModelState>> state =
-      bytes.ok() ? codec_->Decode(parked.model, *bytes) : std::move(bytes).status();
+      bytes.ok() ? codec_->Decode(parked.tenant, parked.model, *bytes) : std::move(bytes).status();
   if (absl::IsDataLoss(state.status()) || absl::IsNotFound(state.status())) {
     // The file cannot become the session again; keep it aside for an operator, not in the way.
     ReportError(directory_->SetAside(parked.id));

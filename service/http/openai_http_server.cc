@@ -49,9 +49,15 @@ OpenAiHttpServer::OpenAiHttpServer(ModelRegistry* models, SessionStore* sessions
 
 OpenAiHttpServer::~OpenAiHttpServer() { Stop(); }
 
-absl::StatusOr<std::string> OpenAiHttpServer::Authenticate(const httplib::Request& request) const {
-  if (admission_ == nullptr) return std::string();
-  return admission_->Admit(request.get_header_value("Authorization"));
+std::function<void(const httplib::Request&, httplib::Response&)> OpenAiHttpServer::Admitted(
+    TenantHandler handler) const {
+  return [this, handler = std::move(handler)](const httplib::Request& request,
+                                              httplib::Response& response) {
+    absl::StatusOr<std::string> tenant = std::string();
+    if (admission_ != nullptr) tenant = admission_->Admit(request.get_header_value("Authorization"));
+    if (!tenant.ok()) return SetError(response, tenant.status());
+    handler(request, response, *tenant);
+  };
 }
 
 void OpenAiHttpServer::Track(const std::shared_ptr<StreamedGeneration>& generation) {
@@ -64,9 +70,9 @@ void OpenAiHttpServer::Untrack(const std::shared_ptr<StreamedGeneration>& genera
   active_.erase(generation);
 }
 
-void OpenAiHttpServer::HandleModels(httplib::Response& response) {
+void OpenAiHttpServer::HandleModels(httplib::Response& response, const std::string& tenant) {
   nlohmann::json data = nlohmann::json::array();
-  for (const auto& model : models_->List()) {
+  for (const auto& model : models_->List(tenant)) {
     data.push_back({{"id", model->name},
                     {"object", "model"},
                     {"created", absl::ToUnixSeconds(model->loaded_at)},
@@ -75,42 +81,39 @@ void OpenAiHttpServer::HandleModels(httplib::Response& response) {
   response.set_content(nlohmann::json{{"object", "list"}, {"data", data}}.dump(), kJson);
 }
 
-void OpenAiHttpServer::HandleSessions(const httplib::Request& request,
-                                      httplib::Response& response) {
-  absl::StatusOr<std::string> tenant = Authenticate(request);
-  if (!tenant.ok()) return SetError(response, tenant.status());
+void OpenAiHttpServer::HandleSessions(const httplib::Request& request, httplib::Response& response,
+                                      const std::string& tenant) {
   if (request.method == "POST") {
     absl::StatusOr<std::string> name = ModelFromBody(request.body);
     if (!name.ok()) return SetError(response, name.status());
-    absl::StatusOr<std::shared_ptr<const HostedModel>> model = models_->Find(*name);
+    absl::StatusOr<std::shared_ptr<const HostedModel>> model = models_->Find(*name, tenant);
     if (!model.ok()) return SetError(response, model.status());
-    absl::StatusOr<SessionInfo> session = NewSession(**model, *sessions_, *tenant);
+    absl::StatusOr<SessionInfo> session = NewSession(**model, *sessions_, tenant);
     if (!session.ok()) return SetError(response, session.status());
     return response.set_content(SessionJson(*session), kJson);
   }
   const std::string id = request.matches[1];
   if (request.method == "DELETE") {
-    if (absl::Status deleted = sessions_->Delete(id, *tenant); !deleted.ok()) {
+    if (absl::Status deleted = sessions_->Delete(id, tenant); !deleted.ok()) {
       return SetError(response, deleted);
     }
     return response.set_content(nlohmann::json{{"id", id}, {"deleted", true}}.dump(), kJson);
   }
-  absl::StatusOr<SessionInfo> session = sessions_->Get(id, *tenant);
+  absl::StatusOr<SessionInfo> session = sessions_->Get(id, tenant);
   if (!session.ok()) return SetError(response, session.status());
   response.set_content(SessionJson(*session), kJson);
 }
 
 void OpenAiHttpServer::HandleCompletion(const httplib::Request& request,
-                                        httplib::Response& response, bool chat) {
-  absl::StatusOr<std::string> tenant = Authenticate(request);
-  if (!tenant.ok()) return SetError(response, tenant.status());
+                                        httplib::Response& response, const std::string& tenant,
+                                        bool chat) {
   absl::StatusOr<CompletionRequest> parsed = ParseCompletionRequest(request.body, chat);
   if (!parsed.ok()) return SetError(response, parsed.status());
-  absl::StatusOr<std::shared_ptr<const HostedModel>> model = models_->Find(parsed->model);
+  absl::StatusOr<std::shared_ptr<const HostedModel>> model = models_->Find(parsed->model, tenant);
   if (!model.ok()) return SetError(response, model.status());
   const std::string session_id = request.get_header_value(kSessionHeader);
   absl::StatusOr<std::shared_ptr<StreamedGeneration>> started = StreamedGeneration::Start(
-      **model, *sessions_, session_id, *tenant, parsed->prompt, parsed->options);
+      **model, *sessions_, session_id, tenant, parsed->prompt, parsed->options);
   if (!started.ok()) return SetError(response, started.status());
   std::shared_ptr<StreamedGeneration> generation = *std::move(started);
   const CompletionIdentity identity{NewCompletionId(chat), (*model)->name,
@@ -205,22 +208,23 @@ absl::Status OpenAiHttpServer::Start(const std::string& host, int port, const Tl
     }
     response.set_content(ErrorJson(error), "application/json");
   });
-  server->Post("/v1/completions", [this](const httplib::Request& request, httplib::Response& response) {
-    HandleCompletion(request, response, /*chat=*/false);
-  });
-  server->Post("/v1/chat/completions",
-               [this](const httplib::Request& request, httplib::Response& response) {
-                 HandleCompletion(request, response, /*chat=*/true);
-               });
-  server->Get("/v1/models", [this](const httplib::Request& request, httplib::Response& response) {
-    if (absl::StatusOr<std::string> tenant = Authenticate(request); !tenant.ok()) {
-      return SetError(response, tenant.status());
-    }
-    HandleModels(response);
-  });
-  const auto sessions = [this](const httplib::Request& request, httplib::Response& response) {
-    HandleSessions(request, response);
-  };
+  server->Post("/v1/completions", Admitted([this](const httplib::Request& request,
+                                                   httplib::Response& response,
+                                                   const std::string& tenant) {
+                 HandleCompletion(request, response, tenant, /*chat=*/false);
+               }));
+  server->Post("/v1/chat/completions", Admitted([this](const httplib::Request& request,
+                                                        httplib::Response& response,
+                                                        const std::string& tenant) {
+                 HandleCompletion(request, response, tenant, /*chat=*/true);
+               }));
+  server->Get("/v1/models", Admitted([this](const httplib::Request&, httplib::Response& response,
+                                            const std::string& tenant) {
+                HandleModels(response, tenant);
+              }));
+  const httplib::Server::Handler sessions =
+      Admitted([this](const httplib::Request& request, httplib::Response& response,
+                      const std::string& tenant) { HandleSessions(request, response, tenant); });
   server->Post("/v1/sessions", sessions);
   server->Get(R"(/v1/sessions/([A-Za-z0-9_-]+))", sessions);
   server->Delete(R"(/v1/sessions/([A-Za-z0-9_-]+))", sessions);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -53,11 +54,18 @@ class OpenAiHttpServer {
   int port() const { return listener_.port(); }
 
  private:
-  // The request's tenant, or why it is not admitted (CallerAdmission::Admit).
-  absl::StatusOr<std::string> Authenticate(const httplib::Request& request) const;
-  void HandleCompletion(const httplib::Request& request, httplib::Response& response, bool chat);
-  void HandleModels(httplib::Response& response);
-  void HandleSessions(const httplib::Request& request, httplib::Response& response);
+  // A /v1 handler, given the caller's tenant.
+  using TenantHandler = std::function<void(const httplib::Request& request,
+                                           httplib::Response& response, const std::string& tenant)>;
+  // The one place /v1 requests are admitted (CallerAdmission::Admit): `handler` runs with the
+  // request's tenant, or the response is the admission's error.
+  std::function<void(const httplib::Request&, httplib::Response&)> Admitted(
+      TenantHandler handler) const;
+  void HandleCompletion(const httplib::Request& request, httplib::Response& response,
+                        const std::string& tenant, bool chat);
+  void HandleModels(httplib::Response& response, const std::string& tenant);
+  void HandleSessions(const httplib::Request& request, httplib::Response& response,
+                      const std::string& tenant);
   // Generations in flight, so that Stop can cancel them instead of waiting for their last token.
   void Track(const std::shared_ptr<StreamedGeneration>& generation);
   void Untrack(const std::shared_ptr<StreamedGeneration>& generation);

@@ -78,6 +78,15 @@ class Client:
                                        skip_special_tokens=skip_special_tokens)
         return self._call(self._stub.Detokenize, request).text
 
+    def load_model(self, model_dir, *, name="", device=""):
+        """Loads a checkpoint directory on the server; returns the name it is served under. With
+        API keys the model is the caller's tenant's alone."""
+        request = pb.LoadModelRequest(model_dir=model_dir, name=name, device=device)
+        return self._call(self._stub.LoadModel, request).model.name
+
+    def unload_model(self, name):
+        self._call(self._stub.UnloadModel, pb.UnloadModelRequest(name=name))
+
     def list_models(self):
         return [m.name for m in self._call(self._stub.ListModels, pb.ListModelsRequest()).models]
 

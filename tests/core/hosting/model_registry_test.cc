@@ -133,6 +133,51 @@ TEST(ModelRegistryTest, FindWithoutANameNeedsExactlyOneModel) {
   EXPECT_EQ(models[1]->name, "b");
 }
 
+// A model a tenant loads exists for that tenant only, as its sessions and jobs do; the server's
+// own (the empty tenant's) are shared by all.
+TEST(ModelRegistryTest, ATenantSeesItsOwnModelsAndTheSharedOnes) {
+  ModelRegistry registry("float32", "cpu");
+  ASSERT_TRUE(registry.Load(TinySpec("shared")).ok());
+  ModelLoadSpec mine = TinySpec("mine");
+  mine.tenant = "tenant-a";
+  absl::StatusOr<std::shared_ptr<const HostedModel>> a_model = registry.Load(mine);
+  ASSERT_TRUE(a_model.ok()) << a_model.status();
+  EXPECT_EQ((*a_model)->tenant, "tenant-a");
+
+  EXPECT_TRUE(registry.Find("mine", "tenant-a").ok());
+  const absl::Status hidden = registry.Find("mine", "tenant-b").status();
+  EXPECT_EQ(hidden.code(), absl::StatusCode::kNotFound);
+  // Word for word what a name never loaded gets, so names reveal nothing across tenants.
+  EXPECT_EQ(hidden.message(), registry.Find("mine", "tenant-c").status().message());
+  EXPECT_EQ(registry.Find("nothing", "tenant-b").status().message(),
+            std::string(hidden.message()).replace(hidden.message().find("mine"), 4, "nothing"));
+  EXPECT_TRUE(registry.Find("shared", "tenant-b").ok());
+  EXPECT_EQ(registry.Find("", "tenant-b")->get(), registry.Find("shared")->get());
+  EXPECT_EQ(registry.Find("", "tenant-a").status().code(), absl::StatusCode::kInvalidArgument);
+
+  ASSERT_EQ(registry.List("tenant-a").size(), 2u);
+  ASSERT_EQ(registry.List("tenant-b").size(), 1u);
+  EXPECT_EQ(registry.List("tenant-b")[0]->name, "shared");
+  EXPECT_EQ(registry.ListAll().size(), 2u);
+
+  // Another tenant may use the same name for its own model; nobody may shadow a shared name.
+  ModelLoadSpec theirs = TinySpec("mine");
+  theirs.tenant = "tenant-b";
+  ASSERT_TRUE(registry.Load(theirs).ok());
+  EXPECT_NE(registry.Find("mine", "tenant-a")->get(), registry.Find("mine", "tenant-b")->get());
+  ModelLoadSpec shadow = TinySpec("shared");
+  shadow.tenant = "tenant-a";
+  EXPECT_EQ(registry.Load(shadow).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(registry.Load(TinySpec("mine")).status().code(), absl::StatusCode::kAlreadyExists);
+
+  // Unloading: only one's own; the shared model only by the server (the empty tenant).
+  EXPECT_EQ(registry.Unload("shared", "tenant-a").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(registry.Unload("mine", "tenant-c").code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(registry.Unload("mine", "tenant-b").ok());
+  EXPECT_TRUE(registry.Find("mine", "tenant-a").ok());
+  ASSERT_TRUE(registry.Unload("shared").ok());
+}
+
 TEST(ModelRegistryTest, UnloadLeavesHeldModelsUsable) {
   ModelRegistry registry("float32", "cpu");
   absl::StatusOr<std::shared_ptr<const HostedModel>> loaded = registry.Load(TinySpec("tiny"));

@@ -26,12 +26,13 @@ using ::testing::SizeIs;
 // Encodes a SizedState as "bytes,tokens", for the models in `models`.
 class SizedStateCodec : public SessionCodec {
  public:
-  absl::StatusOr<std::string> Encode(const std::string& model,
+  absl::StatusOr<std::string> Encode(const std::string& /*tenant*/, const std::string& model,
                                      const ModelState& state) const override {
     if (models.count(model) == 0) return absl::FailedPreconditionError("model not loaded");
     return absl::StrCat(state.bytes(), ",", state.tokens());
   }
-  absl::StatusOr<std::unique_ptr<ModelState>> Decode(const std::string& model,
+  absl::StatusOr<std::unique_ptr<ModelState>> Decode(const std::string& /*tenant*/,
+                                                     const std::string& model,
                                                      absl::string_view bytes) const override {
     if (models.count(model) == 0) return absl::FailedPreconditionError("model not loaded");
     std::vector<std::string> fields = absl::StrSplit(bytes, ',');

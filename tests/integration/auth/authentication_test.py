@@ -1,10 +1,12 @@
 """API keys and tenants on a real `liger serve --api-keys-file`: calls without a valid key are
-UNAUTHENTICATED (gRPC) or 401 (HTTP) while health stays open; one tenant's sessions do not exist for
-another (NOT_FOUND, as for an id never made); each tenant's session limit; the per-key request
-rate (RESOURCE_EXHAUSTED, HTTP 429); keys rotate by rewriting the file, without a restart."""
+UNAUTHENTICATED (gRPC) or 401 (HTTP) while health stays open; one tenant's sessions and the models
+it loads do not exist for another (NOT_FOUND, as for an id never made); each tenant's session
+limit; the per-key request rate (RESOURCE_EXHAUSTED, HTTP 429); keys rotate by rewriting the file,
+without a restart."""
 
 import http.client
 import json
+import os
 import pathlib
 import tempfile
 import time
@@ -114,6 +116,35 @@ class AuthenticationTest(unittest.TestCase):
                          done.usage.prompt_tokens + done.usage.generated_tokens)
         self.assertIn(session.session_id, [s.session_id for s in self.alpha.list_sessions()])
         self.alpha.delete_session(session.session_id)
+
+    def test_a_model_a_tenant_loads_exists_for_that_tenant_only(self):
+        shared = self.alpha.list_models()  # the server's own, which every tenant sees
+        self.assertEqual(self.beta.list_models(), shared)
+        self.assertEqual(self.alpha.load_model(os.environ["LIGER_MODEL"], name="alpha-own"),
+                         "alpha-own")
+        try:
+            self.assertEqual(sorted(self.alpha.list_models()), sorted(shared + ["alpha-own"]))
+            self.assertEqual(self.beta.list_models(), shared)
+            for call in (lambda: self.beta.complete("The", model="alpha-own", max_new_tokens=2),
+                         lambda: self.beta.create_session(model="alpha-own"),
+                         lambda: self.beta.tokenize("The", model="alpha-own"),
+                         lambda: self.beta.unload_model("alpha-own")):
+                with self.assertRaises(errors.NotFoundError):
+                    call()
+            status, _, body = self.server.http("GET", "/v1/models", BETA_KEY)
+            self.assertEqual([m["id"] for m in body["data"]], shared)
+            status, _, _ = self.server.http("POST", "/v1/completions", BETA_KEY,
+                                            {"model": "alpha-own", "prompt": "The",
+                                             "max_tokens": 2})
+            self.assertEqual(status, 404)
+            self.assertTrue(self.alpha.complete("The", model="alpha-own",
+                                                max_new_tokens=2).token_ids)
+            # A tenant may not take the shared model away from the others.
+            with self.assertRaises(errors.PermissionDeniedError):
+                self.beta.unload_model(shared[0])
+        finally:
+            self.alpha.unload_model("alpha-own")
+        self.assertEqual(self.alpha.list_models(), shared)
 
     def test_each_tenant_holds_at_most_its_session_limit(self):
         with self.server.client(GAMMA_KEY) as gamma:
