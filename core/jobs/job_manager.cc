@@ -63,8 +63,7 @@ void JobManager::Recover() {
     if (snapshot.options.resume) {
       // Without a checkpoint (a run stopped before writing one) the job starts
       // over.
-      absl::StatusOr<bool> checkpoint =
-          StatIfExists(FineTuneResumeDir(snapshot.options.output_dir));
+      absl::StatusOr<bool> checkpoint = HasFineTuneCheckpoint(snapshot.options.output_dir);
       snapshot.options.resume = checkpoint.ok() && *checkpoint;
     }
     snapshot.state = JobState::kQueued;

@@ -31,8 +31,9 @@ std::string FineTunePathTrimmed(std::string path) {
 }
 
 // Fails before any training when the run could not publish or would clobber another run's
-// checkpoint: the output must not exist, its parent must, and a fresh run must not find a resume
-// directory (which only `resume` may continue).
+// checkpoint: the output must not exist, its parent must, and a fresh run must not find a
+// checkpoint in the resume directory (which only `resume` may continue; an empty one, left by a
+// crash before the first checkpoint was committed, is reused).
 absl::Status CheckFineTuneOutput(const FineTuneOptions& options, const std::string& resume_dir) {
   const std::string output = FineTunePathTrimmed(options.output_dir);
   LIGER_ASSIGN_OR_RETURN(bool output_exists, StatIfExists(output, nullptr, StatLinks::kNoFollow));
@@ -48,8 +49,8 @@ absl::Status CheckFineTuneOutput(const FineTuneOptions& options, const std::stri
     return absl::FailedPreconditionError(absl::StrCat(sibling.dir, " is not a directory"));
   }
   if (!options.resume) {
-    LIGER_ASSIGN_OR_RETURN(bool resume_exists, StatIfExists(resume_dir));
-    if (resume_exists) {
+    LIGER_ASSIGN_OR_RETURN(bool checkpoint_exists, HasTrainingCheckpoint(resume_dir));
+    if (checkpoint_exists) {
       return absl::AlreadyExistsError(
           absl::StrCat(resume_dir, " holds the checkpoint of an interrupted run; resume it, or "
                                    "remove it to start over"));
@@ -132,6 +133,10 @@ absl::StatusOr<FineTuneResult> RunFineTuneUnguarded(
 }
 
 }  // namespace
+
+absl::StatusOr<bool> HasFineTuneCheckpoint(const std::string& output_dir) {
+  return HasTrainingCheckpoint(FineTuneResumeDir(output_dir));
+}
 
 std::string FineTuneResumeDir(const std::string& output_dir) {
   return FineTunePathTrimmed(output_dir) + ".resume";

@@ -87,6 +87,10 @@ using FineTuneProgressCallback = std::function<absl::Status(const FineTuneProgre
 // "<output_dir>.resume", removed once the output is published.
 std::string FineTuneResumeDir(const std::string& output_dir);
 
+// Whether an interrupted run writing `output_dir` left a checkpoint that `resume` can continue
+// (see HasTrainingCheckpoint). Errors are stat's.
+absl::StatusOr<bool> HasFineTuneCheckpoint(const std::string& output_dir);
+
 // Validates `options` (INVALID_ARGUMENT naming the option), loads the model and data (errors name
 // the file and line), trains, and publishes `output_dir`: a model directory that loads like any
 // converted one (LoRA merged into the weights) plus the adapter in PEFT's layout

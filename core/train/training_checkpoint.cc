@@ -125,6 +125,10 @@ absl::Status SaveTrainingCheckpoint(const std::string& dir, const TrainingCheckp
   return written;
 }
 
+absl::StatusOr<bool> HasTrainingCheckpoint(const std::string& dir) {
+  return StatIfExists(dir + "/" + kCheckpointFileName);
+}
+
 absl::StatusOr<TrainingCheckpoint> LoadTrainingCheckpoint(const std::string& dir) {
   const std::string path = dir + "/" + kCheckpointFileName;
   LIGER_ASSIGN_OR_RETURN(bool exists, StatIfExists(path));

@@ -44,6 +44,10 @@ struct TrainingCheckpoint {
 // a `dir` this call created is removed again when it fails.
 absl::Status SaveTrainingCheckpoint(const std::string& dir, const TrainingCheckpoint& checkpoint);
 
+// Whether `dir` holds a checkpoint file. A directory without one (left by a crash between creating
+// it and committing the first checkpoint) holds nothing to resume. Errors are stat's.
+absl::StatusOr<bool> HasTrainingCheckpoint(const std::string& dir);
+
 // Reads what SaveTrainingCheckpoint wrote, tensors on the CPU. NOT_FOUND when `dir` holds no
 // checkpoint; DATA_LOSS naming the file when it is corrupt or incomplete.
 absl::StatusOr<TrainingCheckpoint> LoadTrainingCheckpoint(const std::string& dir);

@@ -396,8 +396,9 @@ TEST_F(JobManagerTest, RestartRequeuesQueuedAndInterruptedJobs) {
       progress.step = 1;
       progress.total_steps = 10;
       EXPECT_TRUE(on_progress(progress).ok());
-      // The checkpoint a stopped RunFineTune leaves.
+      // The checkpoint a stopped RunFineTune leaves (its contents do not matter here).
       fs::create_directories(FineTuneResumeDir(options.output_dir));
+      std::ofstream(FineTuneResumeDir(options.output_dir) + "/checkpoint.safetensors") << "stub";
       return UntilStopped(options, on_progress, stop);
     });
     std::unique_ptr<JobManager> manager = NewManager(first_run, jobs_dir);

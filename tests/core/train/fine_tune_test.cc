@@ -219,6 +219,22 @@ TEST_F(FineTuneTest, FailingCallbackStopsWithItsStatusAndLeavesACheckpoint) {
   EXPECT_EQ(steps, std::vector<int64_t>{2});
 }
 
+// kill -9 between creating the resume directory and committing the first checkpoint leaves the
+// directory without one (perhaps with the atomic writer's hidden temporary file): nothing to resume,
+// and no reason to refuse a fresh run.
+TEST_F(FineTuneTest, AResumeDirectoryWithoutACheckpointDoesNotBlockAFreshRun) {
+  FineTuneOptions o = Options("out");
+  o.max_steps = 1;
+  const std::string resume_dir = FineTuneResumeDir(o.output_dir);
+  fs::create_directory(resume_dir);
+  std::ofstream(resume_dir + "/.checkpoint.safetensors.tmp-0123456789abcdef") << "torn";
+  EXPECT_FALSE(*HasFineTuneCheckpoint(o.output_dir));
+  auto result = RunFineTune(o, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(fs::exists(o.output_dir + "/config.json"));
+  EXPECT_FALSE(fs::exists(resume_dir));
+}
+
 TEST_F(FineTuneTest, ReportsBadInputsBeforeTraining) {
   FineTuneOptions o = Options("out");
   o.sequence_length = 5000;  // llama3-tiny: max_position_embeddings 4096
