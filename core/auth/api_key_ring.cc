@@ -64,6 +64,25 @@ absl::StatusOr<absl::Time> ModificationTime(const std::string& path) {
   return absl::TimeFromTimespec(info.st_mtim);
 }
 
+// A key file's entries and the modification time they were read at.
+struct KeyFile {
+  std::vector<ApiKeyRing::Entry> entries;
+  absl::Time modified;
+};
+
+// The stat comes first, so a change made while parsing is seen at the next check.
+absl::StatusOr<KeyFile> LoadKeyFile(const std::string& path) {
+  KeyFile file;
+  absl::StatusOr<absl::Time> modified = ModificationTime(path);
+  if (!modified.ok()) return modified.status();
+  file.modified = *modified;
+  absl::StatusOr<std::vector<ApiKeyRing::Entry>> entries = ParseFile(path);
+  if (!entries.ok()) return entries.status();
+  if (entries->empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no API keys"));
+  file.entries = *std::move(entries);
+  return file;
+}
+
 // Compares all of `presented` with all of `key` whatever differs first.
 bool ConstantTimeEquals(absl::string_view presented, absl::string_view key) {
   unsigned char diff = presented.size() == key.size() ? 0 : 1;
@@ -86,15 +105,10 @@ ApiKeyRing::ApiKeyRing(std::string path, absl::Duration recheck, std::vector<Ent
 
 absl::StatusOr<std::unique_ptr<ApiKeyRing>> ApiKeyRing::FromFile(std::string path,
                                                                  absl::Duration recheck) {
-  absl::StatusOr<absl::Time> modified = ModificationTime(path);
-  if (!modified.ok()) return modified.status();
-  absl::StatusOr<std::vector<Entry>> entries = ParseFile(path);
-  if (!entries.ok()) return entries.status();
-  if (entries->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": no API keys"));
-  }
+  absl::StatusOr<KeyFile> file = LoadKeyFile(path);
+  if (!file.ok()) return file.status();
   return std::unique_ptr<ApiKeyRing>(
-      new ApiKeyRing(std::move(path), recheck, *std::move(entries), *modified));
+      new ApiKeyRing(std::move(path), recheck, std::move(file->entries), file->modified));
 }
 
 absl::StatusOr<std::unique_ptr<ApiKeyRing>> ApiKeyRing::FromString(absl::string_view pairs) {
@@ -128,14 +142,11 @@ absl::StatusOr<std::string> ApiKeyRing::TenantOf(absl::string_view key) {
 
 absl::Status ApiKeyRing::Reload() {
   if (path_.empty()) return absl::OkStatus();
-  absl::StatusOr<absl::Time> modified = ModificationTime(path_);
-  if (!modified.ok()) return modified.status();
-  absl::StatusOr<std::vector<Entry>> entries = ParseFile(path_);
-  if (!entries.ok()) return entries.status();
-  if (entries->empty()) return absl::InvalidArgumentError(absl::StrCat(path_, ": no API keys"));
+  absl::StatusOr<KeyFile> file = LoadKeyFile(path_);
+  if (!file.ok()) return file.status();
   absl::MutexLock lock(&mu_);
-  entries_ = *std::move(entries);
-  modified_ = *modified;
+  entries_ = std::move(file->entries);
+  modified_ = file->modified;
   return absl::OkStatus();
 }
 
