@@ -12,8 +12,10 @@
 #include "core/util/status_macros.h"
 #include "service/conversion_translation.h"
 #include "service/convert_call.h"
+#include "service/export_session_call.h"
 #include "service/finished_write_reactor.h"
 #include "service/generate_call.h"
+#include "service/import_session_call.h"
 #include "service/model_translation.h"
 #include "service/job_translation.h"
 #include "service/session_translation.h"
@@ -233,6 +235,27 @@ absl::Status LigerServiceImpl::DoListSessions(const v1::ListSessionsRequest& req
   response->set_state_bytes_used(stats.used_bytes);
   response->set_state_bytes_budget(stats.budget_bytes);
   return absl::OkStatus();
+}
+
+grpc::ServerWriteReactor<v1::ExportSessionResponse>* LigerServiceImpl::ExportSession(
+    grpc::CallbackServerContext* context, const v1::ExportSessionRequest* request) {
+  std::unique_ptr<RpcScope> scope = NewScope(context, "ExportSession");
+  if (!scope->admitted()) {
+    const absl::Status rejection = scope->rejection();
+    return new FinishedWriteReactor<v1::ExportSessionResponse>(std::move(scope), rejection);
+  }
+  scope->AddLogField("session_id", request->session_id());
+  absl::StatusOr<std::string> exported = sessions_->Export(request->session_id(), scope->tenant());
+  if (!exported.ok()) {
+    return new FinishedWriteReactor<v1::ExportSessionResponse>(std::move(scope),
+                                                               exported.status());
+  }
+  return ExportSessionCall::Start(std::move(scope), *std::move(exported));
+}
+
+grpc::ServerReadReactor<v1::ImportSessionRequest>* LigerServiceImpl::ImportSession(
+    grpc::CallbackServerContext* context, v1::ImportSessionResponse* response) {
+  return new ImportSessionCall(NewScope(context, "ImportSession"), sessions_, response);
 }
 
 // --- Conversion

@@ -88,6 +88,10 @@ class LigerServiceImpl final : public v1::LigerService::CallbackService {
   grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* context,
                                          const v1::ListSessionsRequest* request,
                                          v1::ListSessionsResponse* response) override;
+  grpc::ServerWriteReactor<v1::ExportSessionResponse>* ExportSession(
+      grpc::CallbackServerContext* context, const v1::ExportSessionRequest* request) override;
+  grpc::ServerReadReactor<v1::ImportSessionRequest>* ImportSession(
+      grpc::CallbackServerContext* context, v1::ImportSessionResponse* response) override;
 
   grpc::ServerWriteReactor<v1::ConvertResponse>* Convert(
       grpc::CallbackServerContext* context, const v1::ConvertRequest* request) override;

@@ -20,6 +20,7 @@
 #include "core/io/little_endian.h"
 #include "core/io/posix_error.h"
 #include "core/io/strict_json.h"
+#include "core/serving/session_id.h"
 #include "core/util/status_macros.h"
 
 namespace liger {
@@ -59,7 +60,7 @@ absl::StatusOr<ParkedSession> HeaderFromJson(const nlohmann::json& json, const s
   session.last_used = absl::FromUnixNanos(json["last_used_unix_ns"].get<int64_t>());
   session.tokens = json["tokens"].get<int64_t>();
   session.state_bytes = json["state_bytes"].get<int64_t>();
-  if (session.id.empty() || session.model.empty() || session.tokens < 0 ||
+  if (!IsSessionId(session.id) || session.model.empty() || session.tokens < 0 ||
       session.state_bytes < 0) {
     return bad();
   }
@@ -69,15 +70,15 @@ absl::StatusOr<ParkedSession> HeaderFromJson(const nlohmann::json& json, const s
 // Magic, version and header length from the first kPrefixBytes of a session file.
 absl::StatusOr<uint32_t> HeaderLength(absl::string_view prefix, const std::string& path) {
   if (prefix.size() < kPrefixBytes) {
-    return absl::DataLossError(absl::StrCat(path, ": truncated session file"));
+    return absl::DataLossError(absl::StrCat(path, ": truncated session"));
   }
   if (prefix.substr(0, kSessionFileMagic.size()) != kSessionFileMagic) {
-    return absl::DataLossError(absl::StrCat(path, ": not a session file"));
+    return absl::DataLossError(absl::StrCat(path, ": not a liger session"));
   }
   const uint32_t version = LoadLittleEndianU32(prefix, 8);
   if (version != kSessionFileVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
-        path, ": session file version ", version, "; this build reads version ",
+        path, ": session format version ", version, "; this build reads version ",
         kSessionFileVersion));
   }
   const uint32_t length = LoadLittleEndianU32(prefix, 12);
@@ -136,7 +137,7 @@ std::string SessionDirectory::PathOf(const std::string& id) const {
   return absl::StrCat(dir_, "/", id, kSessionFileSuffix);
 }
 
-absl::Status SessionDirectory::Write(const ParkedSession& session, absl::string_view state) const {
+std::string EncodeSession(const ParkedSession& session, absl::string_view state) {
   const std::string header = HeaderJson(session).dump();
   std::string bytes;
   bytes.reserve(kPrefixBytes + header.size() + state.size() + 4);
@@ -145,28 +146,38 @@ absl::Status SessionDirectory::Write(const ParkedSession& session, absl::string_
   AppendLittleEndianU32(bytes, static_cast<uint32_t>(header.size()));
   absl::StrAppend(&bytes, header, state);
   AppendLittleEndianU32(bytes, Crc32c(bytes));
-  return WriteFileAtomically(PathOf(session.id), bytes);
+  return bytes;
+}
+
+absl::StatusOr<std::pair<ParkedSession, std::string>> DecodeSession(absl::string_view bytes,
+                                                                    const std::string& context) {
+  LIGER_ASSIGN_OR_RETURN(uint32_t length, HeaderLength(bytes, context));
+  if (bytes.size() < kPrefixBytes + length + 4) {
+    return absl::DataLossError(absl::StrCat(context, ": truncated session"));
+  }
+  const absl::string_view body = bytes.substr(0, bytes.size() - 4);
+  if (Crc32c(body) != LoadLittleEndianU32(bytes, body.size())) {
+    return absl::DataLossError(absl::StrCat(context, ": checksum mismatch (the bytes are damaged)"));
+  }
+  LIGER_ASSIGN_OR_RETURN(ParkedSession session,
+                         ParseHeader(body.substr(kPrefixBytes, length), context));
+  return std::make_pair(std::move(session), std::string(body.substr(kPrefixBytes + length)));
+}
+
+absl::Status SessionDirectory::Write(const ParkedSession& session, absl::string_view state) const {
+  return WriteFileAtomically(PathOf(session.id), EncodeSession(session, state));
 }
 
 absl::StatusOr<std::string> SessionDirectory::ReadState(const ParkedSession& session) const {
   const std::string path = PathOf(session.id);
   LIGER_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path, kMaxSessionFileBytes));
-  LIGER_ASSIGN_OR_RETURN(uint32_t length, HeaderLength(bytes, path));
-  if (bytes.size() < kPrefixBytes + length + 4) {
-    return absl::DataLossError(absl::StrCat(path, ": truncated session file"));
-  }
-  const absl::string_view body = absl::string_view(bytes).substr(0, bytes.size() - 4);
-  if (Crc32c(body) != LoadLittleEndianU32(bytes, body.size())) {
-    return absl::DataLossError(absl::StrCat(path, ": checksum mismatch (the file is damaged)"));
-  }
-  LIGER_ASSIGN_OR_RETURN(ParkedSession stored,
-                         ParseHeader(body.substr(kPrefixBytes, length), path));
-  if (stored.id != session.id || stored.tenant != session.tenant ||
-      stored.model != session.model) {
+  LIGER_ASSIGN_OR_RETURN(auto stored, DecodeSession(bytes, path));
+  if (stored.first.id != session.id || stored.first.tenant != session.tenant ||
+      stored.first.model != session.model) {
     return absl::DataLossError(
         absl::StrCat(path, ": records another session than session ", session.id));
   }
-  return std::string(body.substr(kPrefixBytes + length));
+  return std::move(stored.second);
 }
 
 absl::Status SessionDirectory::Remove(const std::string& id) const {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -24,9 +25,7 @@ struct ParkedSession {
   int64_t state_bytes = 0;  // the state's tensor bytes once restored
 };
 
-// The --session-dir of a server: one file per parked session, "<id>.session", each written
-// atomically, so a crash leaves every session's previous file or its new one, never a torn one.
-//
+// A session as bytes: the format of a parked session's file and of ExportSession's stream.
 // Format, version 1 (integers little-endian):
 //   magic     8 bytes, kSessionFileMagic
 //   version   u32, kSessionFileVersion
@@ -34,8 +33,17 @@ struct ParkedSession {
 //             "last_used_unix_ns", "tokens", "state_bytes"}
 //   state     the bytes SerializeState made (which carry the model's fingerprint)
 //   checksum  u32 CRC-32C of everything before it
-// Start-up reads only the headers (a directory may hold gigabytes of states); the checksum is
-// checked when a state is read back.
+std::string EncodeSession(const ParkedSession& session, absl::string_view state);
+
+// The header and the state bytes of EncodeSession's output. DATA_LOSS (messages start with
+// `context`) for truncated, damaged or malformed bytes; FAILED_PRECONDITION for another version.
+absl::StatusOr<std::pair<ParkedSession, std::string>> DecodeSession(absl::string_view bytes,
+                                                                    const std::string& context);
+
+// The --session-dir of a server: one file per parked session, "<id>.session" in EncodeSession's
+// format, each written atomically, so a crash leaves every session's previous file or its new one,
+// never a torn one. Start-up reads only the headers (a directory may hold gigabytes of states);
+// the checksum is checked when a state is read back.
 class SessionDirectory {
  public:
   // Creates `dir` if it is missing (its parent must exist). INVALID_ARGUMENT for an empty path,

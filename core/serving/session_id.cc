@@ -10,9 +10,21 @@
 #include "absl/strings/str_cat.h"
 
 namespace liger {
+namespace {
+
+constexpr size_t kSessionIdBytes = 16;
+
+}  // namespace
+
+bool IsSessionId(absl::string_view id) {
+  if (id.size() != 2 * kSessionIdBytes) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
 
 absl::StatusOr<std::string> NewSessionId() {
-  constexpr size_t kSessionIdBytes = 16;
   char bytes[kSessionIdBytes];
   size_t filled = 0;
   while (filled < kSessionIdBytes) {

@@ -20,7 +20,10 @@ absl::Status SessionBusyError(const std::string& id) {
 }
 
 absl::Status SessionNotFoundError(const std::string& id) {
-  return absl::NotFoundError(absl::StrCat("no session with id \"", id, "\""));
+  // With several replicas, the likely cause is a request that reached the wrong one.
+  return absl::NotFoundError(absl::StrCat(
+      "no session with id \"", id, "\" on this server (a session lives on one replica: route its "
+      "requests by session id, or move it with ExportSession and ImportSession)"));
 }
 
 }  // namespace
@@ -184,6 +187,56 @@ std::vector<SessionInfo> SessionStore::List(const std::string& tenant) {
     return a.created != b.created ? a.created < b.created : a.id < b.id;
   });
   return infos;
+}
+
+absl::StatusOr<std::string> SessionStore::Export(const std::string& id,
+                                                 const std::string& tenant) {
+  if (codec_ == nullptr) {
+    return absl::FailedPreconditionError("this server cannot serialize session states");
+  }
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = Now();
+  SweepLocked(now);
+  if (const ParkedSession* parked = FindParkedLocked(id, tenant)) {
+    LIGER_ASSIGN_OR_RETURN(std::string state, directory_->ReadState(*parked));
+    return EncodeSession(*parked, state);
+  }
+  LIGER_ASSIGN_OR_RETURN(Entry * entry, FindLocked(id, tenant));
+  if (entry->busy) return SessionBusyError(id);
+  LIGER_ASSIGN_OR_RETURN(std::string state, codec_->Encode(tenant, entry->model, *entry->state));
+  TouchLocked(*entry, now);
+  return EncodeSession(Header(id, *entry), state);
+}
+
+absl::StatusOr<SessionInfo> SessionStore::Import(absl::string_view bytes,
+                                                 const std::string& tenant) {
+  if (codec_ == nullptr) {
+    return absl::FailedPreconditionError("this server cannot serialize session states");
+  }
+  LIGER_ASSIGN_OR_RETURN(auto decoded, DecodeSession(bytes, "imported session"));
+  const ParkedSession& header = decoded.first;
+  if (header.tenant != tenant) {
+    return absl::PermissionDeniedError("the imported session belongs to another tenant");
+  }
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = Now();
+  SweepLocked(now);
+  if (sessions_.count(header.id) != 0 || parked_.count(header.id) != 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("session ", header.id, " already exists on this server"));
+  }
+  LIGER_RETURN_IF_ERROR(CheckTenantRoomLocked(tenant));
+  LIGER_ASSIGN_OR_RETURN(std::unique_ptr<ModelState> state,
+                         codec_->Decode(tenant, header.model, decoded.second));
+  LIGER_RETURN_IF_ERROR(
+      MakeRoomLocked(state->bytes(), "", absl::StrCat("imported session ", header.id)));
+  Entry entry;
+  entry.tenant = tenant;
+  entry.model = header.model;
+  entry.state = std::move(state);
+  entry.created = header.created;
+  entry.last_used = now;
+  return InsertLocked(header.id, std::move(entry));
 }
 
 absl::StatusOr<int> SessionStore::ParkAll() {
@@ -383,14 +436,7 @@ const ParkedSession* SessionStore::FindParkedLocked(const std::string& id,
 
 absl::Status SessionStore::ParkLocked(const std::string& id) {
   Entry& entry = sessions_.at(id);
-  ParkedSession parked;
-  parked.id = id;
-  parked.tenant = entry.tenant;
-  parked.model = entry.model;
-  parked.created = entry.created;
-  parked.last_used = entry.last_used;
-  parked.tokens = entry.tokens;
-  parked.state_bytes = entry.bytes;
+  ParkedSession parked = Header(id, entry);
   if (!entry.on_disk) {
     absl::StatusOr<std::string> bytes = codec_->Encode(entry.tenant, entry.model, *entry.state);
     absl::Status written =
@@ -469,6 +515,18 @@ SessionInfo SessionStore::Info(const std::string& id, const Entry& entry) {
   info.state_bytes = entry.bytes;
   info.busy = entry.busy;
   return info;
+}
+
+ParkedSession SessionStore::Header(const std::string& id, const Entry& entry) {
+  ParkedSession header;
+  header.id = id;
+  header.tenant = entry.tenant;
+  header.model = entry.model;
+  header.created = entry.created;
+  header.last_used = entry.last_used;
+  header.tokens = entry.tokens;
+  header.state_bytes = entry.bytes;
+  return header;
 }
 
 SessionInfo SessionStore::Info(const ParkedSession& parked) {

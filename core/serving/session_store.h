@@ -98,6 +98,17 @@ class SessionStore {
   // runs out of memory making it), or the tenant's limit. The copy belongs to the same tenant.
   absl::StatusOr<SessionInfo> Fork(const std::string& id, const std::string& tenant = "");
 
+  // The session as bytes (EncodeSession's format: versioned, checksummed, and tied by the state's
+  // fingerprint to the model that made it), for another replica's Import; the session stays here.
+  // NOT_FOUND, FAILED_PRECONDITION while busy or without a codec, and the codec's errors.
+  absl::StatusOr<std::string> Export(const std::string& id, const std::string& tenant = "");
+
+  // A session made from Export's bytes, under the same id, for `tenant`. DATA_LOSS for damaged
+  // bytes; PERMISSION_DENIED when they belong to another tenant; ALREADY_EXISTS when this store
+  // holds that id; FAILED_PRECONDITION without a codec, or when the model is not loaded or not the
+  // one that made the state; RESOURCE_EXHAUSTED when it cannot fit or the tenant is at its limit.
+  absl::StatusOr<SessionInfo> Import(absl::string_view bytes, const std::string& tenant = "");
+
   // The tenant's sessions, parked ones included, oldest first.
   std::vector<SessionInfo> List(const std::string& tenant = "");
 
@@ -167,6 +178,8 @@ class SessionStore {
   void ReportError(const absl::Status& status) const;
   static SessionInfo Info(const std::string& id, const Entry& entry);
   static SessionInfo Info(const ParkedSession& parked);
+  // What a parked or exported session's header says of an entry.
+  static ParkedSession Header(const std::string& id, const Entry& entry);
   absl::Time Now() const { return clock_(); }
 
   const int64_t budget_bytes_;

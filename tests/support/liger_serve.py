@@ -35,6 +35,14 @@ def start_liger_serve(extra_args, prefix, log, model=None):
     raise RuntimeError(f"liger serve printed no line starting with {prefix!r}")
 
 
+def convert_liger_model(output, variant="gla"):
+    """`liger convert` of LIGER_MODEL into `output`: a model whose sessions hold fixed-size
+    states."""
+    subprocess.run([os.environ["LIGER_BINARY"], "convert", "--model", os.environ["LIGER_MODEL"],
+                    "--output", str(output), "--variant", variant], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
 def kill_liger_serve(process):
     """SIGKILL, as a crash ends it: nothing gets to save anything; closes its stdout."""
     process.kill()

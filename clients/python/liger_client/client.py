@@ -107,6 +107,18 @@ class Client:
     def delete_session(self, session_id):
         self._call(self._stub.DeleteSession, pb.DeleteSessionRequest(session_id=session_id))
 
+    def export_session(self, session_id):
+        """The session as bytes (versioned, checksummed, tied to its model) for import_session on
+        another server or for storage; the session stays on this one."""
+        request = pb.ExportSessionRequest(session_id=session_id)
+        return b"".join(r.chunk for r in self._stream(self._stub.ExportSession, request))
+
+    def import_session(self, data, *, chunk_bytes=1 << 20):
+        """Makes the session export_session returned on this server, under the same id."""
+        chunks = (pb.ImportSessionRequest(chunk=data[i:i + chunk_bytes])
+                  for i in range(0, max(len(data), 1), chunk_bytes))
+        return types.session_from_proto(self._call(self._stub.ImportSession, chunks).session)
+
     def list_sessions(self, *, model=""):
         response = self._call(self._stub.ListSessions, pb.ListSessionsRequest(model=model))
         return [types.session_from_proto(s) for s in response.sessions]

@@ -62,10 +62,16 @@ class InternalError(LigerError):
     code = grpc.StatusCode.INTERNAL
 
 
+class DataLossError(LigerError):
+    """Damaged or truncated data, such as a corrupted session export."""
+
+    code = grpc.StatusCode.DATA_LOSS
+
+
 _BY_CODE = {cls.code: cls for cls in (
     InvalidArgumentError, NotFoundError, AlreadyExistsError, FailedPreconditionError,
     ResourceExhaustedError, UnavailableError, DeadlineExceededError, CancelledError,
-    PermissionDeniedError, UnauthenticatedError, InternalError)}
+    PermissionDeniedError, UnauthenticatedError, InternalError, DataLossError)}
 
 
 def from_rpc_error(error):

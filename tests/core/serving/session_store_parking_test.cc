@@ -260,6 +260,69 @@ TEST_F(SessionStoreParkingTest, ASessionThatCannotBeParkedIsNotEvictedToMakeRoom
   EXPECT_EQ(lease->state().tokens(), 4);
 }
 
+// Moving a session to another replica: Export on one store, Import on another.
+TEST_F(SessionStoreParkingTest, AnExportedSessionImportsElsewhereUnderTheSameId) {
+  auto here = Open(/*budget=*/100);
+  const std::string a = MustCreate(*here, 50, 6, "tenant-a");
+  absl::StatusOr<std::string> bytes = here->Export(a, "tenant-a");
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_TRUE(here->Get(a, "tenant-a").ok()) << "exporting leaves the session in place";
+
+  SessionStoreOptions options;
+  options.codec = &codec_;
+  auto there = *SessionStore::New(std::move(options));
+  absl::StatusOr<SessionInfo> imported = there->Import(*bytes, "tenant-a");
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  EXPECT_EQ(imported->id, a);
+  EXPECT_EQ(imported->tokens, 6);
+  absl::StatusOr<SessionLease> lease = there->Acquire(a, "tenant-a");
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_EQ(lease->state().bytes(), 50);
+  lease->Release().IgnoreError();
+
+  // A parked session exports from its file.
+  MustCreate(*here, 60, 0, "tenant-a");  // parks a
+  ASSERT_TRUE(HasFile(a));
+  EXPECT_EQ(here->Export(a, "tenant-a").value_or(""), *bytes);
+}
+
+TEST_F(SessionStoreParkingTest, ExportAndImportRefuseWhatTheyMust) {
+  auto here = Open();
+  const std::string a = MustCreate(*here, 10, 1, "tenant-a");
+  EXPECT_EQ(here->Export(a, "tenant-b").status().code(), absl::StatusCode::kNotFound);
+  {
+    absl::StatusOr<SessionLease> lease = here->Acquire(a, "tenant-a");
+    ASSERT_TRUE(lease.ok());
+    EXPECT_EQ(here->Export(a, "tenant-a").status().code(), absl::StatusCode::kFailedPrecondition);
+  }
+  const std::string bytes = *here->Export(a, "tenant-a");
+
+  EXPECT_EQ(here->Import(bytes, "tenant-a").status().code(), absl::StatusCode::kAlreadyExists);
+  auto there = Open();
+  EXPECT_EQ(there->Import(bytes, "tenant-b").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  for (size_t i = 0; i < bytes.size(); i += 7) {
+    std::string damaged = bytes;
+    damaged[i] = static_cast<char>(damaged[i] ^ 0x20);
+    const absl::StatusCode code = there->Import(damaged, "tenant-a").status().code();
+    EXPECT_TRUE(code == absl::StatusCode::kDataLoss || code == absl::StatusCode::kFailedPrecondition)
+        << "byte " << i << ": " << code;
+  }
+  EXPECT_EQ(there->Import(bytes.substr(0, bytes.size() - 1), "tenant-a").status().code(),
+            absl::StatusCode::kDataLoss);
+  // An id that could name a path outside the directory never gets in.
+  ParkedSession hostile;
+  hostile.id = "../../escaped";
+  hostile.tenant = "tenant-a";
+  hostile.model = "m";
+  EXPECT_EQ(there->Import(EncodeSession(hostile, "10,1"), "tenant-a").status().code(),
+            absl::StatusCode::kDataLoss);
+  codec_.models.erase("m");
+  EXPECT_EQ(there->Import(bytes, "tenant-a").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(there->Stats().sessions, 0);
+}
+
 TEST_F(SessionStoreParkingTest, WithoutACodecTheDirectoryIsRefused) {
   SessionStoreOptions options;
   options.session_dir = dir_;

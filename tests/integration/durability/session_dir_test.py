@@ -3,24 +3,16 @@ session and the next server continues each one with exactly the tokens an unmove
 produces; after `kill -9`, the sessions that had been evicted to the directory survive the same
 way, and those only in memory answer NOT_FOUND (never a silent fresh start)."""
 
-import os
 import pathlib
-import subprocess
 import tempfile
 import unittest
 
 from liger_client import Client, NotFoundError
-from liger_serve import kill_liger_serve, start_liger_serve, stop_liger_serve
+from liger_serve import (convert_liger_model, kill_liger_serve, start_liger_serve,
+                         stop_liger_serve)
+from session_turns import FIRST_TURN, SECOND_TURN, turn
 
 CALL_TIMEOUT_SECONDS = 120
-TURN_TOKENS = 12
-FIRST_TURN = "Call me Ishmael. Some years ago, never mind how long precisely,"
-SECOND_TURN = " having little or no money in my purse,"
-
-
-def turn(client, session_id, text):
-    return client.complete(text, session_id=session_id, max_new_tokens=TURN_TOKENS,
-                           ignore_eos=True).token_ids
 
 
 class SessionDirTest(unittest.TestCase):
@@ -28,11 +20,8 @@ class SessionDirTest(unittest.TestCase):
     def setUpClass(cls):
         cls.scratch = tempfile.TemporaryDirectory(prefix="liger-session-dir-")
         root = pathlib.Path(cls.scratch.name)
-        # A Liger model, whose sessions hold fixed-size states.
         cls.model = str(root / "gla")
-        subprocess.run([os.environ["LIGER_BINARY"], "convert", "--model", os.environ["LIGER_MODEL"],
-                        "--output", cls.model, "--variant", "gla"], check=True,
-                       stdout=subprocess.DEVNULL)
+        convert_liger_model(cls.model)
         with open(root / "measure.log", "w") as log:
             process, address = start_liger_serve([], "listening on ", log, model=cls.model)
             try:
