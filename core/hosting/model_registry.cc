@@ -59,6 +59,12 @@ absl::StatusOr<std::unique_ptr<Transformer>> LoadTransformerGuarded(
   }
 }
 
+// The same for a name never loaded and another tenant's model, so names reveal nothing.
+absl::Status ModelNotFoundError(absl::string_view name) {
+  return absl::NotFoundError(
+      absl::StrCat("no model named \"", absl::CHexEscape(name), "\" is loaded"));
+}
+
 }  // namespace
 
 ModelRegistry::ModelRegistry(std::string default_dtype, std::string default_device,
@@ -162,8 +168,7 @@ absl::Status ModelRegistry::Unload(absl::string_view name, const std::string& te
             "model \"", name, "\" is the server's, shared by every tenant; only its operator can "
             "unload it"));
       }
-      return absl::NotFoundError(
-          absl::StrCat("no model named \"", absl::CHexEscape(name), "\" is loaded"));
+      return ModelNotFoundError(name);
     }
     removed = std::move(it->second);
     models_.erase(it);
@@ -191,8 +196,7 @@ absl::StatusOr<std::shared_ptr<const HostedModel>> ModelRegistry::Find(
       return it->second;
     }
   }
-  return absl::NotFoundError(
-      absl::StrCat("no model named \"", absl::CHexEscape(name), "\" is loaded"));
+  return ModelNotFoundError(name);
 }
 
 std::vector<std::shared_ptr<const HostedModel>> ModelRegistry::List(

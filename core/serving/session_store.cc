@@ -83,13 +83,7 @@ absl::StatusOr<SessionInfo> SessionStore::Create(std::string model,
   if (absl::Status s = CheckTenantRoomLocked(tenant); !s.ok()) return s;
   if (absl::Status s = MakeRoomLocked(state->bytes(), "", "a new session"); !s.ok()) return s;
   LIGER_ASSIGN_OR_RETURN(std::string id, UnusedIdLocked());
-  Entry entry;
-  entry.tenant = tenant;
-  entry.model = std::move(model);
-  entry.state = std::move(state);
-  entry.created = now;
-  entry.last_used = now;
-  return InsertLocked(id, std::move(entry));
+  return InsertLocked(id, tenant, std::move(model), std::move(state), now, now);
 }
 
 absl::StatusOr<SessionLease> SessionStore::AcquireFor(const std::string& id,
@@ -164,13 +158,7 @@ absl::StatusOr<SessionInfo> SessionStore::Fork(const std::string& id, const std:
   if (absl::Status s = MakeRoomLocked(copy->bytes(), id, "a forked session"); !s.ok()) return s;
   TouchLocked(source, now);
   LIGER_ASSIGN_OR_RETURN(std::string copy_id, UnusedIdLocked());
-  Entry entry;
-  entry.tenant = tenant;
-  entry.model = source.model;
-  entry.state = std::move(copy);
-  entry.created = now;
-  entry.last_used = now;
-  return InsertLocked(copy_id, std::move(entry));
+  return InsertLocked(copy_id, tenant, source.model, std::move(copy), now, now);
 }
 
 std::vector<SessionInfo> SessionStore::List(const std::string& tenant) {
@@ -230,13 +218,7 @@ absl::StatusOr<SessionInfo> SessionStore::Import(absl::string_view bytes,
                          codec_->Decode(tenant, header.model, decoded.second));
   LIGER_RETURN_IF_ERROR(
       MakeRoomLocked(state->bytes(), "", absl::StrCat("imported session ", header.id)));
-  Entry entry;
-  entry.tenant = tenant;
-  entry.model = header.model;
-  entry.state = std::move(state);
-  entry.created = header.created;
-  entry.last_used = now;
-  return InsertLocked(header.id, std::move(entry));
+  return InsertLocked(header.id, tenant, header.model, std::move(state), header.created, now);
 }
 
 absl::StatusOr<int> SessionStore::ParkAll() {
@@ -378,10 +360,19 @@ absl::StatusOr<std::string> SessionStore::UnusedIdLocked() {
   return id;
 }
 
-SessionInfo SessionStore::InsertLocked(const std::string& id, Entry entry) {
-  CountTenantLocked(entry.tenant, +1);
-  entry.tokens = entry.state->tokens();
-  entry.bytes = entry.state->bytes();
+SessionInfo SessionStore::InsertLocked(const std::string& id, std::string tenant,
+                                       std::string model, std::unique_ptr<ModelState> state,
+                                       absl::Time created, absl::Time last_used, bool on_disk) {
+  CountTenantLocked(tenant, +1);
+  Entry entry;
+  entry.tenant = std::move(tenant);
+  entry.model = std::move(model);
+  entry.tokens = state->tokens();
+  entry.bytes = state->bytes();
+  entry.state = std::move(state);
+  entry.created = created;
+  entry.last_used = last_used;
+  entry.on_disk = on_disk;
   entry.lru = lru_.insert(lru_.end(), id);
   used_bytes_ += entry.bytes;
   const auto it = sessions_.emplace(id, std::move(entry)).first;
@@ -468,14 +459,8 @@ absl::StatusOr<SessionStore::Entry*> SessionStore::RestoreLocked(const ParkedSes
   LIGER_RETURN_IF_ERROR(
       MakeRoomLocked((*state)->bytes(), "", absl::StrCat("restoring session ", parked.id)));
   DropParkedLocked(parked.id);
-  Entry entry;
-  entry.tenant = parked.tenant;
-  entry.model = parked.model;
-  entry.state = *std::move(state);
-  entry.created = parked.created;
-  entry.last_used = parked.last_used;
-  entry.on_disk = true;
-  InsertLocked(parked.id, std::move(entry));
+  InsertLocked(parked.id, parked.tenant, parked.model, *std::move(state), parked.created,
+               parked.last_used, /*on_disk=*/true);
   return &sessions_.at(parked.id);
 }
 

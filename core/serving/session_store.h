@@ -155,7 +155,11 @@ class SessionStore {
   absl::Status CheckTenantRoomLocked(const std::string& tenant) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A fresh id used by no session, in memory or parked.
   absl::StatusOr<std::string> UnusedIdLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  SessionInfo InsertLocked(const std::string& id, Entry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds a session under `id` (a fresh one, or a parked or imported one keeping its id).
+  SessionInfo InsertLocked(const std::string& id, std::string tenant, std::string model,
+                           std::unique_ptr<ModelState> state, absl::Time created,
+                           absl::Time last_used, bool on_disk = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Frees a session's memory (its parked file, if any, is the caller's business).
   void EraseLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes a session for good: its memory and its parked file.
