@@ -1,6 +1,7 @@
 // TypeScript client for liger.v1.LigerService on @grpc/grpc-js: generation streamed as an async
-// iterator, sessions, conversion, fine-tuning jobs watched as snapshots, and LigerError carrying
-// the gRPC status code of every failed call.
+// iterator, sessions (moved between servers as exported bytes), conversion, fine-tuning jobs
+// watched as snapshots, and LigerError carrying the gRPC status code of every failed call
+// (DataLossError for DATA_LOSS).
 import * as path from "path";
 
 import * as grpc from "@grpc/grpc-js";
@@ -39,10 +40,21 @@ export class LigerError extends Error {
   }
 }
 
+/** DATA_LOSS: damaged or truncated data, such as a corrupted session export. A LigerError too. */
+export class DataLossError extends LigerError {
+  constructor(details: string) {
+    super(grpc.status.DATA_LOSS, details);
+    this.name = "DataLossError";
+  }
+}
+
 function toLigerError(error: unknown): LigerError {
   if (error instanceof LigerError) return error;
   const e = error as Partial<grpc.ServiceError>;
-  if (typeof e.code === "number") return new LigerError(e.code, e.details ?? String(e.message));
+  if (typeof e.code === "number") {
+    const details = e.details ?? String(e.message);
+    return e.code === grpc.status.DATA_LOSS ? new DataLossError(details) : new LigerError(e.code, details);
+  }
   return new LigerError(grpc.status.UNKNOWN, String(error));
 }
 
@@ -303,6 +315,46 @@ export class LigerClient {
 
   async deleteSession(sessionId: string): Promise<void> {
     await this.unary("DeleteSession", { sessionId });
+  }
+
+  /**
+   * The session as bytes (versioned, checksummed, tied to its model) for importSession() on
+   * another server or for storage; the session stays on this one until deleted.
+   */
+  async exportSession(sessionId: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const m of this.stream("ExportSession", { sessionId })) chunks.push(m.chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * Makes the session exportSession() returned on this server, under the same id, streaming the
+   * bytes in messages of `chunkBytes` (1 MiB unless given). Damaged or truncated bytes reject with
+   * DataLossError; a session this server holds already with ALREADY_EXISTS.
+   */
+  async importSession(data: Uint8Array, options: { chunkBytes?: number } = {}): Promise<Session> {
+    const chunkBytes = options.chunkBytes ?? 1 << 20;
+    if (!Number.isInteger(chunkBytes) || chunkBytes < 1) {
+      throw new RangeError(`chunkBytes must be a positive integer, got ${chunkBytes}`);
+    }
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let call!: grpc.ClientWritableStream<Message>;
+    const response = new Promise<Message>((resolve, reject) => {
+      call = this.stub.ImportSession(new grpc.Metadata(), this.callOptions(),
+        (error: grpc.ServiceError | null, r: Message) => (error ? reject(toLigerError(error)) : resolve(r)));
+    });
+    const ended = response.then(() => true, () => true);
+    // One message even for no bytes, which the server refuses as DATA_LOSS, as it does a truncation.
+    for (let offset = 0; offset < Math.max(bytes.length, 1); offset += chunkBytes) {
+      if (!call.write({ chunk: bytes.subarray(offset, offset + chunkBytes) })) {
+        // Flow control: wait until the buffered messages are sent, or the call has ended (the
+        // server answered early, e.g. refusing the header), which makes further writes moot.
+        const drained = new Promise<boolean>((resolve) => call.once("drain", () => resolve(false)));
+        if (await Promise.race([drained, ended])) break;
+      }
+    }
+    call.end();
+    return toSession((await response).session);
   }
 
   async listSessions(model = ""): Promise<Session[]> {
