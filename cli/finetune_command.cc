@@ -122,11 +122,16 @@ absl::Status RunFineTuneCommand(const std::vector<std::string>& args) {
     if (!cl.Has("seed")) request.clear_seed();
     return cli::RunRemoteFineTune(cl.String("server", ""), request);
   }
+  // WORLD_SIZE > 1 (torchrun, a Kubernetes Indexed Job): this process is one rank of a
+  // data-parallel run, and only rank 0 prints.
+  LIGER_ASSIGN_OR_RETURN(DistributedEnvironment env, DistributedEnvironmentFromEnv());
   FineTuneSignalScope signals;
   const int64_t eval_every = options.eval_every_steps;
-  absl::StatusOr<FineTuneResult> result = RunFineTune(
-      options,
-      [eval_every](const FineTuneProgress& p) {
+  const bool prints = env.rank == 0;
+  absl::StatusOr<FineTuneResult> result = RunFineTuneRank(
+      options, env,
+      [eval_every, prints](const FineTuneProgress& p) {
+        if (!prints) return absl::OkStatus();
         std::printf("step %lld/%lld epoch %d loss %.4f lr %.3g tok/s %.0f",
                     static_cast<long long>(p.step), static_cast<long long>(p.total_steps), p.epoch,
                     p.loss, p.learning_rate, p.tokens_per_second);
@@ -145,9 +150,10 @@ absl::Status RunFineTuneCommand(const std::vector<std::string>& args) {
                                              FineTuneResumeDir(options.output_dir)));
   }
   LIGER_RETURN_IF_ERROR(result.status());
-  std::printf("fine-tuned model written to %s\n", result->output_dir.c_str());
+  if (prints) std::printf("fine-tuned model written to %s\n", result->output_dir.c_str());
   if (absl::StartsWith(options.device, "cuda")) {
-    const std::string device = options.device == "cuda" ? "cuda:0" : options.device;
+    const std::string device =
+        options.device == "cuda" ? absl::StrCat("cuda:", env.local_rank) : options.device;
     std::printf("peak device memory %.2f GB on %s\n",
                 static_cast<double>(ReadPeakDeviceMemory(device)) / 1e9, device.c_str());
   }

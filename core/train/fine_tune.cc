@@ -17,6 +17,7 @@
 #include "core/train/fine_tune_validation.h"
 #include "core/train/lora_adapters.h"
 #include "core/train/packed_sequences.h"
+#include "core/train/process_group_collectives.h"
 #include "core/train/resume_options.h"
 #include "core/train/training_checkpoint.h"
 #include "core/train/training_documents.h"
@@ -81,54 +82,106 @@ absl::Status PublishFineTune(const FineTuneOptions& options, const LoraAdapters&
   return absl::OkStatus();
 }
 
-absl::StatusOr<FineTuneResult> RunFineTuneUnguarded(
-    const FineTuneOptions& options, const FineTuneProgressCallback& on_progress,
-    const std::function<bool()>& stop_requested) {
+// Everything a run holds while it trains; the trainer refers to the rest.
+struct FineTuneRun {
+  std::optional<TrainingCheckpoint> checkpoint;
+  std::unique_ptr<PackedSequences> train;
+  std::unique_ptr<PackedSequences> eval;
+  std::unique_ptr<Transformer> model;
+  std::unique_ptr<Transformer> teacher;
+  std::unique_ptr<LoraAdapters> adapters;
+  std::unique_ptr<FineTuneTrainer> trainer;
+};
+
+// Validates, loads and restores: everything before the first step, on this rank alone.
+absl::Status PrepareFineTune(const FineTuneOptions& options, CollectiveGroup* group,
+                             FineTuneRun& run) {
   LIGER_RETURN_IF_ERROR(ValidateFineTuneOptions(options));
   ModelLoadOptions load;
   LIGER_ASSIGN_OR_RETURN(load.dtype, ParseComputeDType(options.dtype));
   LIGER_ASSIGN_OR_RETURN(load.device, ParseDevice(options.device));
   const std::string resume_dir = FineTuneResumeDir(options.output_dir);
   LIGER_RETURN_IF_ERROR(CheckFineTuneOutput(options, resume_dir));
-  std::optional<TrainingCheckpoint> checkpoint;
   if (options.resume) {
-    LIGER_ASSIGN_OR_RETURN(checkpoint, LoadTrainingCheckpoint(resume_dir));
-    LIGER_RETURN_IF_ERROR(CheckResumeOptions(checkpoint->options, options));
+    LIGER_ASSIGN_OR_RETURN(run.checkpoint, LoadTrainingCheckpoint(resume_dir));
+    LIGER_RETURN_IF_ERROR(CheckResumeOptions(run.checkpoint->options, options));
   }
   LIGER_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(options.model_dir));
   LIGER_RETURN_IF_ERROR(ValidateFineTuneModel(options, config));
   LIGER_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadTokenizer(options.model_dir));
   LIGER_ASSIGN_OR_RETURN(PackedSequences train,
                          LoadFineTuneData(options.train_data, *tokenizer, options.sequence_length));
-  std::optional<PackedSequences> eval;
+  run.train = std::make_unique<PackedSequences>(std::move(train));
   if (!options.eval_data.empty()) {
-    LIGER_ASSIGN_OR_RETURN(eval,
+    LIGER_ASSIGN_OR_RETURN(PackedSequences eval,
                            LoadFineTuneData(options.eval_data, *tokenizer, options.sequence_length));
+    run.eval = std::make_unique<PackedSequences>(std::move(eval));
   }
-  if (checkpoint && checkpoint->data_checksum != train.Checksum()) {
+  if (run.checkpoint && run.checkpoint->data_checksum != run.train->Checksum()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "option train_data: ", options.train_data,
         " no longer holds the data the checkpoint being resumed was trained on"));
   }
-  LIGER_ASSIGN_OR_RETURN(std::unique_ptr<Transformer> model, LoadModel(options.model_dir, load));
-  LIGER_ASSIGN_OR_RETURN(std::unique_ptr<LoraAdapters> adapters,
-                         LoraAdapters::Create(model->config(), options.lora, load.device,
-                                              options.seed));
+  LIGER_ASSIGN_OR_RETURN(run.model, LoadModel(options.model_dir, load));
+  LIGER_ASSIGN_OR_RETURN(run.adapters, LoraAdapters::Create(run.model->config(), options.lora,
+                                                            load.device, options.seed));
   // The teacher shares the model's weight tensors, so it costs no memory but its activations.
-  std::unique_ptr<Transformer> teacher;
-  if (options.distill_weight > 0) teacher = model->WithSoftmaxAttention();
-  FineTuneTrainer trainer(options, *model, teacher.get(), *adapters, train,
-                          eval ? &*eval : nullptr);
-  if (checkpoint) {
-    LIGER_RETURN_IF_ERROR(trainer.Restore(*checkpoint));
-  } else {
-    trainer.SeedRandomness();
+  if (options.distill_weight > 0) run.teacher = run.model->WithSoftmaxAttention();
+  run.trainer = std::make_unique<FineTuneTrainer>(options, *run.model, run.teacher.get(),
+                                                  *run.adapters, *run.train, run.eval.get(), group);
+  if (run.checkpoint) return run.trainer->Restore(*run.checkpoint);
+  run.trainer->SeedRandomness();
+  return absl::OkStatus();
+}
+
+// Whether every rank prepared, and from the same step; then rank 0's parameters for all.
+absl::Status AgreeToStart(const absl::Status& prepared, int64_t step, CollectiveGroup& group) {
+  LIGER_ASSIGN_OR_RETURN(std::vector<double> sums,
+                         group.SumAcross({prepared.ok() ? 0.0 : 1.0, static_cast<double>(step),
+                                          static_cast<double>(step) * step}));
+  LIGER_RETURN_IF_ERROR(prepared);
+  if (sums[0] > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        sums[0], " other rank(s) of the run could not start; their logs say why"));
   }
-  LIGER_RETURN_IF_ERROR(trainer.Train(on_progress, stop_requested));
-  LIGER_RETURN_IF_ERROR(PublishFineTune(options, *adapters, resume_dir));
+  // Equal steps exactly when the variance over the ranks is zero.
+  const double mean = sums[1] / group.world_size();
+  if (sums[2] / group.world_size() - mean * mean > 0.5) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the ranks would resume from different steps (this one from ", step,
+        "): every rank must see the same checkpoint directory"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FineTuneResult> RunFineTuneUnguarded(
+    const FineTuneOptions& options, const FineTuneProgressCallback& on_progress,
+    const std::function<bool()>& stop_requested, CollectiveGroup* group) {
+  if (group != nullptr && group->world_size() < 2) group = nullptr;
+  FineTuneRun run;
+  absl::Status prepared = PrepareFineTune(options, group, run);
+  if (group == nullptr) {
+    LIGER_RETURN_IF_ERROR(prepared);
+  } else {
+    LIGER_RETURN_IF_ERROR(
+        AgreeToStart(prepared, prepared.ok() ? run.trainer->progress().step : -1, *group));
+    LIGER_RETURN_IF_ERROR(run.trainer->BroadcastParameters());
+  }
+  LIGER_RETURN_IF_ERROR(run.trainer->Train(on_progress, stop_requested));
+  const bool publishes = group == nullptr || group->rank() == 0;
+  absl::Status published = publishes ? PublishFineTune(options, *run.adapters,
+                                                       FineTuneResumeDir(options.output_dir))
+                                     : absl::OkStatus();
+  if (group != nullptr) {
+    LIGER_ASSIGN_OR_RETURN(bool failed, group->AnyAcross(!published.ok()));
+    if (failed && published.ok()) {
+      return absl::UnavailableError("rank 0 could not publish the output; see its log");
+    }
+  }
+  LIGER_RETURN_IF_ERROR(published);
   FineTuneResult result;
   result.output_dir = FineTunePathTrimmed(options.output_dir);
-  result.final_progress = trainer.progress();
+  result.final_progress = run.trainer->progress();
   return result;
 }
 
@@ -144,12 +197,34 @@ std::string FineTuneResumeDir(const std::string& output_dir) {
 
 absl::StatusOr<FineTuneResult> RunFineTune(const FineTuneOptions& options,
                                            const FineTuneProgressCallback& on_progress,
-                                           const std::function<bool()>& stop_requested) {
+                                           const std::function<bool()>& stop_requested,
+                                           CollectiveGroup* group) {
   try {
-    return RunFineTuneUnguarded(options, on_progress, stop_requested);
+    return RunFineTuneUnguarded(options, on_progress, stop_requested, group);
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("fine-tuning failed: ", e.what_without_backtrace()));
   }
+}
+
+absl::StatusOr<FineTuneResult> RunFineTuneRank(FineTuneOptions options,
+                                               const DistributedEnvironment& env,
+                                               const FineTuneProgressCallback& on_progress,
+                                               const std::function<bool()>& stop_requested) {
+  if (!env.distributed()) return RunFineTune(options, on_progress, stop_requested);
+  if (options.device == "cuda") options.device = absl::StrCat("cuda:", env.local_rank);
+  std::unique_ptr<CollectiveGroup> group;
+  try {
+    LIGER_ASSIGN_OR_RETURN(torch::Device device, ParseDevice(options.device));
+    if (device.is_cuda() && device.index() >= static_cast<int>(torch::cuda::device_count())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("rank ", env.rank, " would train on ", options.device, " but this node has ",
+                       torch::cuda::device_count(), " CUDA device(s)"));
+    }
+    LIGER_ASSIGN_OR_RETURN(group, ProcessGroupCollectives::Join(env, device));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("joining the run failed: ", e.what_without_backtrace()));
+  }
+  return RunFineTune(options, on_progress, stop_requested, group.get());
 }
 
 }  // namespace liger

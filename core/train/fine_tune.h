@@ -8,8 +8,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/train/distributed_environment.h"
 
 namespace liger {
+
+class CollectiveGroup;
 
 // LoRA on the attention (and optionally MLP) projections: W x + (alpha / rank) * B A x, with A
 // initialised as PEFT does and B zero, so training starts from the base model exactly.
@@ -97,8 +100,23 @@ absl::StatusOr<bool> HasFineTuneCheckpoint(const std::string& output_dir);
 // (adapter_config.json, adapter_model.safetensors). `stop_requested` (may be empty) is polled
 // between micro-batches; when it turns true the run writes a checkpoint and returns CANCELLED, as
 // it returns the callback's status when that fails, so a later `resume` run can continue.
+//
+// With a `group` of several ranks this process is one rank of a data-parallel run (see
+// FineTuneTrainer): every rank calls RunFineTune with the same options and sees the same files;
+// rank 0 alone writes checkpoints and publishes the output. The ranks agree before training that
+// each of them started (an error on one ends all, naming the failed rank's cause on that rank) and
+// resumed from the same step.
 absl::StatusOr<FineTuneResult> RunFineTune(const FineTuneOptions& options,
                                            const FineTuneProgressCallback& on_progress,
-                                           const std::function<bool()>& stop_requested = nullptr);
+                                           const std::function<bool()>& stop_requested = nullptr,
+                                           CollectiveGroup* group = nullptr);
+
+// RunFineTune as rank env.rank of the data-parallel run `env` describes (a single-process run when
+// it is not distributed): joins the other ranks through c10d (NCCL on CUDA, Gloo on the CPU) and
+// trains. Device "cuda" means this rank's GPU, cuda:<LOCAL_RANK>.
+absl::StatusOr<FineTuneResult> RunFineTuneRank(FineTuneOptions options,
+                                               const DistributedEnvironment& env,
+                                               const FineTuneProgressCallback& on_progress,
+                                               const std::function<bool()>& stop_requested);
 
 }  // namespace liger

@@ -62,17 +62,23 @@ TrainerOptimizerStateKey OptimizerStateKey(const torch::Tensor& parameter) {
   return OptimizerStateKeyOf(parameter, static_cast<TrainerOptimizerStateKey*>(nullptr));
 }
 
+// LoRA gradients are small (megabytes for a 1B model): small buckets let the first all-reduce
+// start early in the backward pass.
+constexpr int64_t kGradientBucketBytes = int64_t{1} << 20;
+
 }  // namespace
 
 FineTuneTrainer::FineTuneTrainer(const FineTuneOptions& options, const Transformer& model,
                                  const Transformer* teacher, LoraAdapters& adapters,
-                                 const PackedSequences& train, const PackedSequences* eval)
+                                 const PackedSequences& train, const PackedSequences* eval,
+                                 CollectiveGroup* group)
     : options_(options),
       model_(model),
       teacher_(options.distill_weight > 0 ? teacher : nullptr),
       adapters_(adapters),
       train_(train),
       eval_(eval),
+      group_(group != nullptr && group->world_size() > 1 ? group : nullptr),
       device_(model.device()),
       parameters_(adapters.NamedParameters()),
       steps_per_epoch_((train.size() + static_cast<int64_t>(options.micro_batch_size) *
@@ -87,6 +93,9 @@ FineTuneTrainer::FineTuneTrainer(const FineTuneOptions& options, const Transform
       tensors, torch::optim::AdamWOptions(options.learning_rate)
                    .betas(std::make_tuple(options.adam_beta1, options.adam_beta2))
                    .weight_decay(options.weight_decay));
+  if (group_ != nullptr) {
+    gradient_buckets_ = std::make_unique<GradientBuckets>(tensors, *group_, kGradientBucketBytes);
+  }
   order_ = EpochOrder(train_.size(), options_.seed, epoch_);
   progress_.total_steps = total_steps_;
 }
@@ -98,6 +107,36 @@ void FineTuneTrainer::SeedRandomness() {
     generator.set_current_seed(options_.seed);
   }
   CaptureRandomness();
+}
+
+void FineTuneTrainer::SeedRandomnessForStep() {
+  // splitmix64 of (seed, rank, step): distinct, well-mixed streams per rank and step.
+  uint64_t mixed = options_.seed + 0x9e3779b97f4a7c15ULL * (static_cast<uint64_t>(progress_.step) *
+                                                             65537 + group_->rank() + 1);
+  mixed = (mixed ^ (mixed >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  mixed = (mixed ^ (mixed >> 27)) * 0x94d049bb133111ebULL;
+  mixed ^= mixed >> 31;
+  for (torch::Device device : {torch::Device(torch::kCPU), device_}) {
+    at::Generator generator = TrainerGenerator(device);
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_current_seed(mixed);
+  }
+}
+
+bool FineTuneTrainer::OwnsMicroBatch(int64_t index) const {
+  return group_ == nullptr || index % group_->world_size() == group_->rank();
+}
+
+absl::StatusOr<std::vector<double>> FineTuneTrainer::SumOverRanks(std::vector<double> values) {
+  if (group_ == nullptr) return values;
+  return group_->SumAcross(values);
+}
+
+absl::Status FineTuneTrainer::BroadcastParameters() {
+  if (group_ == nullptr) return absl::OkStatus();
+  std::vector<torch::Tensor> tensors;
+  for (const auto& named : parameters_) tensors.push_back(named.second.detach());
+  return group_->Broadcast(tensors);
 }
 
 void FineTuneTrainer::CaptureRandomness() {
@@ -193,11 +232,19 @@ absl::StatusOr<bool> FineTuneTrainer::Step(const std::function<bool()>& stop_req
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(learning_rate);
   optimizer_->zero_grad();
   adapters_.SetTraining(true);
+  if (group_ != nullptr) SeedRandomnessForStep();
   const auto start = std::chrono::steady_clock::now();
   double loss_sum = 0;
   double kl_sum = 0;
-  for (int64_t first = 0; first < count; first += micro) {
+  // The last micro-batch this rank trains in this step: its backward starts the all-reduce.
+  int64_t last_owned = -1;
+  for (int64_t first = 0, index = 0; first < count; first += micro, ++index) {
+    if (OwnsMicroBatch(index)) last_owned = first;
+  }
+  for (int64_t first = 0, index = 0; first < count; first += micro, ++index) {
+    if (!OwnsMicroBatch(index)) continue;
     if (stop_requested && stop_requested()) return false;
+    if (gradient_buckets_ != nullptr && first == last_owned) gradient_buckets_->Arm();
     auto [inputs, labels] = train_.Batch(batch.subspan(first, std::min(micro, count - first)));
     torch::Tensor loss;
     if (teacher_ != nullptr) {
@@ -209,6 +256,12 @@ absl::StatusOr<bool> FineTuneTrainer::Step(const std::function<bool()>& stop_req
     }
     (loss / trained).backward();
     loss_sum += loss.item<double>();
+  }
+  if (gradient_buckets_ != nullptr) {
+    LIGER_RETURN_IF_ERROR(gradient_buckets_->Finish());
+    LIGER_ASSIGN_OR_RETURN(std::vector<double> sums, group_->SumAcross({loss_sum, kl_sum}));
+    loss_sum = sums[0];
+    kl_sum = sums[1];
   }
   if (options_.max_grad_norm > 0) {
     torch::nn::utils::clip_grad_norm_(optimizer_->param_groups()[0].params(),
@@ -236,7 +289,9 @@ absl::StatusOr<double> FineTuneTrainer::EvalPerplexity() {
   double loss_sum = 0;
   int64_t trained = 0;
   std::vector<int64_t> indices;
-  for (int64_t first = 0; first < eval_->size(); first += options_.micro_batch_size) {
+  for (int64_t first = 0, index = 0; first < eval_->size();
+       first += options_.micro_batch_size, ++index) {
+    if (!OwnsMicroBatch(index)) continue;
     indices.clear();
     for (int64_t i = first; i < std::min<int64_t>(eval_->size(), first + options_.micro_batch_size);
          ++i) {
@@ -247,7 +302,9 @@ absl::StatusOr<double> FineTuneTrainer::EvalPerplexity() {
     loss_sum += loss.item<double>();
     trained += eval_->TrainedLabels(indices);
   }
-  return std::exp(loss_sum / static_cast<double>(trained));
+  LIGER_ASSIGN_OR_RETURN(std::vector<double> sums,
+                         SumOverRanks({loss_sum, static_cast<double>(trained)}));
+  return std::exp(sums[0] / sums[1]);
 }
 
 TrainingCheckpoint FineTuneTrainer::Snapshot() const {
@@ -270,16 +327,28 @@ TrainingCheckpoint FineTuneTrainer::Snapshot() const {
 }
 
 absl::Status FineTuneTrainer::SaveCheckpoint() {
-  TrainingCheckpoint c = Snapshot();
-  c.data_checksum = train_.Checksum();
-  c.options = ResumeOptionsJson(options_);
-  return SaveTrainingCheckpoint(FineTuneResumeDir(options_.output_dir), c);
+  absl::Status saved;
+  if (group_ == nullptr || group_->rank() == 0) {
+    TrainingCheckpoint c = Snapshot();
+    c.data_checksum = train_.Checksum();
+    c.options = ResumeOptionsJson(options_);
+    saved = SaveTrainingCheckpoint(FineTuneResumeDir(options_.output_dir), c);
+  }
+  if (group_ == nullptr) return saved;
+  LIGER_ASSIGN_OR_RETURN(bool failed, group_->AnyAcross(!saved.ok()));
+  if (failed && saved.ok()) {
+    return absl::UnavailableError(absl::StrCat("rank 0 could not save the checkpoint of step ",
+                                               progress_.step, "; see its log"));
+  }
+  return saved;
 }
 
 absl::Status FineTuneTrainer::Train(const FineTuneProgressCallback& on_progress,
                                     const std::function<bool()>& stop_requested) {
   while (progress_.step < total_steps_) {
-    LIGER_ASSIGN_OR_RETURN(bool completed, Step(stop_requested));
+    // Ranks stop together, between steps (see below), never in the middle of one.
+    LIGER_ASSIGN_OR_RETURN(bool completed,
+                           Step(group_ == nullptr ? stop_requested : std::function<bool()>()));
     if (!completed) {
       absl::Status saved = SaveCheckpoint();
       if (!saved.ok()) {
@@ -300,8 +369,17 @@ absl::Status FineTuneTrainer::Train(const FineTuneProgressCallback& on_progress,
     }
     absl::Status reported = on_progress ? on_progress(progress_) : absl::OkStatus();
     const bool save_due = options_.save_every_steps > 0 && step % options_.save_every_steps == 0;
-    if (!reported.ok() || save_due) LIGER_RETURN_IF_ERROR(SaveCheckpoint());
+    bool stop = !reported.ok();
+    if (group_ != nullptr) {
+      LIGER_ASSIGN_OR_RETURN(
+          stop, group_->AnyAcross(stop || (stop_requested && stop_requested())));
+    }
+    if (stop || save_due) LIGER_RETURN_IF_ERROR(SaveCheckpoint());
     if (!reported.ok()) return reported;
+    if (stop && progress_.step < total_steps_) {
+      return absl::CancelledError(absl::StrCat("fine-tuning stopped after step ", progress_.step,
+                                               " of ", total_steps_, " (checkpoint saved)"));
+    }
   }
   return absl::OkStatus();
 }

@@ -11,7 +11,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/model/transformer.h"
+#include "core/train/collective_group.h"
 #include "core/train/fine_tune.h"
+#include "core/train/gradient_buckets.h"
 #include "core/train/learning_rate_plan.h"
 #include "core/train/lora_adapters.h"
 #include "core/train/packed_sequences.h"
@@ -24,22 +26,30 @@ namespace liger {
 // FineTuneResumeDir(options.output_dir). With options.distill_weight > 0 the training loss adds
 // λ · KL(teacher ‖ student) per trained token, `teacher` (then required) giving the target
 // distributions. The model, teacher, adapters and data must outlive it.
+//
+// With a `group` of several ranks (data parallelism) every rank holds the whole data and walks the
+// same order; each step's micro-batches are dealt round-robin to the ranks, and the gradients are
+// summed over them during the backward pass (GradientBuckets), so the step is the one a single
+// process would take with the same options, whatever the number of ranks. Evaluation is split the
+// same way. Ranks agree after every step whether to stop; rank 0 alone writes checkpoints.
 class FineTuneTrainer {
  public:
   FineTuneTrainer(const FineTuneOptions& options, const Transformer& model,
                   const Transformer* teacher, LoraAdapters& adapters, const PackedSequences& train,
-                  const PackedSequences* eval);
+                  const PackedSequences* eval, CollectiveGroup* group = nullptr);
 
   // Starts from scratch: seeds the random generators that LoRA dropout draws from.
   void SeedRandomness();
   // Continues after a checkpoint whose options and data the caller has matched with this run's.
   // DATA_LOSS when it does not fit this run (e.g. a position beyond the data).
   absl::Status Restore(const TrainingCheckpoint& checkpoint);
+  // Gives every rank rank 0's adapter parameters (a no-op without a group).
+  absl::Status BroadcastParameters();
 
   // Trains up to total_steps(), reporting each step to `on_progress` (may be empty). When
-  // `stop_requested` (may be empty) turns true, polled before every micro-batch, or the callback
-  // fails, writes a checkpoint of the last completed step and returns CANCELLED or the callback's
-  // status.
+  // `stop_requested` (may be empty) turns true, polled before every micro-batch (with a group: after
+  // every step, on any rank), or the callback fails, writes a checkpoint of the last completed step
+  // and returns CANCELLED or the callback's status.
   absl::Status Train(const FineTuneProgressCallback& on_progress,
                      const std::function<bool()>& stop_requested);
 
@@ -63,7 +73,15 @@ class FineTuneTrainer {
                                                             const torch::Tensor& labels);
   absl::StatusOr<double> EvalPerplexity();
   void CaptureRandomness();
+  // With a group, LoRA dropout draws from generators seeded by (seed, rank, step) at each step, so
+  // a resumed run needs no per-rank generator state.
+  void SeedRandomnessForStep();
+  // Whether micro-batch `index` of a step (or of the evaluation) is this rank's.
+  bool OwnsMicroBatch(int64_t index) const;
+  // The sums of `values` over the ranks (the values themselves without a group).
+  absl::StatusOr<std::vector<double>> SumOverRanks(std::vector<double> values);
   TrainingCheckpoint Snapshot() const;
+  // Rank 0 writes; every rank returns an error when it failed.
   absl::Status SaveCheckpoint();
 
   const FineTuneOptions& options_;
@@ -72,9 +90,11 @@ class FineTuneTrainer {
   LoraAdapters& adapters_;
   const PackedSequences& train_;
   const PackedSequences* eval_;
+  CollectiveGroup* group_;  // null, or several ranks
   torch::Device device_;
   std::vector<std::pair<std::string, torch::Tensor>> parameters_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<GradientBuckets> gradient_buckets_;  // with a group
   int64_t steps_per_epoch_;
   int64_t total_steps_;
   LearningRatePlan learning_rate_;
