@@ -94,6 +94,7 @@ absl::StatusOr<FineTuneOptions> FineTuneOptionsFromFlags(const CommandLine& cl) 
   o.dtype = cl.String("dtype", "float32");
   o.device = cl.String("device", "cpu");
   LIGER_ASSIGN_OR_RETURN(o.distill_weight, cl.Double("distill", 0));
+  LIGER_ASSIGN_OR_RETURN(o.data_parallel_ranks, cl.Int32("data-parallel", 1));
   return o;
 }
 
@@ -106,7 +107,8 @@ absl::Status RunFineTuneCommand(const std::vector<std::string>& args) {
                          {"model", "data", "output", "valid", "lora-rank", "lora-alpha",
                           "lora-dropout", "targets", "lr", "schedule", "warmup-steps", "epochs",
                           "max-steps", "seq-len", "batch-size", "micro-batch", "eval-every",
-                          "save-every", "seed", "dtype", "device", "distill", "server"},
+                          "save-every", "seed", "dtype", "device", "distill", "data-parallel",
+                          "server"},
                          {"resume", "activation-checkpointing"}));
   LIGER_ASSIGN_OR_RETURN(FineTuneOptions options, FineTuneOptionsFromFlags(cl));
   if (cl.Has("server")) {

@@ -32,8 +32,9 @@ commands:
             [--eval-every N] [--save-every N] [--resume] [--seed S] [--dtype] [--device]
             [--distill 0] (adds λ·KL(softmax teacher ‖ student)) [--activation-checkpointing]
             [--server HOST:PORT] (runs it as a job on the server and follows it; DIRs are there)
-            Data-parallel over several processes (one per GPU) when WORLD_SIZE > 1: RANK (or
-            JOB_COMPLETION_INDEX), LOCAL_RANK, MASTER_ADDR, MASTER_PORT as torchrun sets them
+            [--data-parallel N] (N ranks in this process: cuda:0..N-1 with --device cuda)
+            Or one rank per process (torchrun, an Indexed Job) when WORLD_SIZE > 1: RANK (or
+            JOB_COMPLETION_INDEX), LOCAL_RANK, MASTER_ADDR, MASTER_PORT
   serve     --model DIR [--model-name NAME] [--host 127.0.0.1] [--port 50051] [--metrics-port M]
             [--session-budget-bytes B] [--session-idle-ttl-seconds S] [--log-format text|json]
             [--shutdown-grace-seconds 10] [--dtype float32|bfloat16] [--device cpu|cuda]

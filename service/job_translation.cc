@@ -62,6 +62,7 @@ absl::StatusOr<FineTuneOptions> FineTuneOptionsFromProto(const v1::FineTuneReque
   options.device = request.device().empty() ? default_device : request.device();
   options.distill_weight = request.distill_weight();
   options.activation_checkpointing = request.activation_checkpointing();
+  if (request.data_parallel_ranks() != 0) options.data_parallel_ranks = request.data_parallel_ranks();
   options.seed = request.seed();
   if (options.seed == 0) {
     absl::BitGen random;
@@ -98,6 +99,7 @@ void FineTuneOptionsToProto(const FineTuneOptions& options, v1::FineTuneRequest*
   request->set_seed(options.seed);
   request->set_distill_weight(options.distill_weight);
   request->set_activation_checkpointing(options.activation_checkpointing);
+  if (options.data_parallel_ranks > 1) request->set_data_parallel_ranks(options.data_parallel_ranks);
 }
 
 v1::JobState JobStateToProto(JobState state) {

@@ -65,6 +65,7 @@ nlohmann::ordered_json OptionsToJson(const FineTuneOptions& o) {
           {"seed", o.seed},
           {"distill_weight", o.distill_weight},
           {"activation_checkpointing", o.activation_checkpointing},
+          {"data_parallel_ranks", o.data_parallel_ranks},
           {"resume", o.resume}};
 }
 
@@ -103,6 +104,9 @@ FineTuneOptions OptionsFromJson(const nlohmann::json& j) {
   o.seed = j.at("seed").get<uint64_t>();
   // Records written before distillation existed lack it: they trained without.
   if (j.contains("distill_weight")) o.distill_weight = j.at("distill_weight").get<double>();
+  if (j.contains("data_parallel_ranks")) {
+    o.data_parallel_ranks = j.at("data_parallel_ranks").get<int32_t>();
+  }
   if (j.contains("activation_checkpointing")) {
     o.activation_checkpointing = j.at("activation_checkpointing").get<bool>();
   }

@@ -1,8 +1,23 @@
 #include "core/train/collective_group.h"
 
+#include "absl/strings/cord.h"
 #include "core/util/status_macros.h"
 
 namespace liger {
+namespace {
+
+constexpr absl::string_view kAnotherRanksFailure = "liger.dev/another-ranks-failure";
+
+}  // namespace
+
+absl::Status AnotherRanksFailure(absl::Status status) {
+  status.SetPayload(kAnotherRanksFailure, absl::Cord());
+  return status;
+}
+
+bool IsAnotherRanksFailure(const absl::Status& status) {
+  return status.GetPayload(kAnotherRanksFailure).has_value();
+}
 
 absl::StatusOr<std::vector<double>> CollectiveGroup::SumAcross(const std::vector<double>& values) {
   torch::Tensor sums =

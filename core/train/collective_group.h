@@ -42,4 +42,9 @@ class CollectiveGroup {
   absl::StatusOr<bool> AnyAcross(bool value);
 };
 
+// Marks `status` as one that only reports another rank's failure, so that a caller holding every
+// rank's status (ranks as threads) can report the cause instead.
+absl::Status AnotherRanksFailure(absl::Status status);
+bool IsAnotherRanksFailure(const absl::Status& status);
+
 }  // namespace liger

@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <system_error>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/convert/staging_directory.h"
@@ -17,6 +19,7 @@
 #include "core/train/fine_tune_validation.h"
 #include "core/train/lora_adapters.h"
 #include "core/train/packed_sequences.h"
+#include "core/train/collective_group.h"
 #include "core/train/process_group_collectives.h"
 #include "core/train/resume_options.h"
 #include "core/train/training_checkpoint.h"
@@ -141,8 +144,8 @@ absl::Status AgreeToStart(const absl::Status& prepared, int64_t step, Collective
                                           static_cast<double>(step) * step}));
   LIGER_RETURN_IF_ERROR(prepared);
   if (sums[0] > 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        sums[0], " other rank(s) of the run could not start; their logs say why"));
+    return AnotherRanksFailure(absl::FailedPreconditionError(absl::StrCat(
+        sums[0], " other rank(s) of the run could not start; their logs say why")));
   }
   // Equal steps exactly when the variance over the ranks is zero.
   const double mean = sums[1] / group.world_size();
@@ -175,7 +178,8 @@ absl::StatusOr<FineTuneResult> RunFineTuneUnguarded(
   if (group != nullptr) {
     LIGER_ASSIGN_OR_RETURN(bool failed, group->AnyAcross(!published.ok()));
     if (failed && published.ok()) {
-      return absl::UnavailableError("rank 0 could not publish the output; see its log");
+      return AnotherRanksFailure(
+          absl::UnavailableError("rank 0 could not publish the output; see its log"));
     }
   }
   LIGER_RETURN_IF_ERROR(published);
@@ -183,6 +187,56 @@ absl::StatusOr<FineTuneResult> RunFineTuneUnguarded(
   result.output_dir = FineTunePathTrimmed(options.output_dir);
   result.final_progress = run.trainer->progress();
   return result;
+}
+
+// data_parallel_ranks threads of this process, rank r on cuda:r (or the CPU), meeting in-process.
+absl::StatusOr<FineTuneResult> RunFineTuneOnLocalRanks(
+    const FineTuneOptions& options, const FineTuneProgressCallback& on_progress,
+    const std::function<bool()>& stop_requested) {
+  LIGER_RETURN_IF_ERROR(ValidateFineTuneOptions(options));
+  const int ranks = options.data_parallel_ranks;
+  const bool cuda = options.device == "cuda";
+  if (cuda && static_cast<int>(torch::cuda::device_count()) < ranks) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("option data_parallel_ranks: ", ranks, " ranks need as many GPUs, and this node has ",
+                     torch::cuda::device_count()));
+  }
+  // Checked before any thread waits at the rendezvous for a rank that could not join.
+  if (!ProcessGroupCollectives::Supports(cuda ? torch::Device(torch::kCUDA, 0) : torch::kCPU)) {
+    return absl::UnimplementedError(absl::StrCat(
+        "option data_parallel_ranks: this build of liger has no collective backend for ",
+        options.device));
+  }
+  constexpr std::chrono::seconds kRendezvousTimeout(600);
+  auto rendezvous = ProcessGroupCollectives::NewRendezvous(kRendezvousTimeout);
+  std::vector<absl::StatusOr<FineTuneResult>> results(ranks, absl::UnknownError("not run"));
+  auto run_rank = [&](int rank) {
+    FineTuneOptions rank_options = options;
+    rank_options.data_parallel_ranks = 1;
+    if (cuda) rank_options.device = absl::StrCat("cuda:", rank);
+    const torch::Device device =
+        cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(rank)) : torch::kCPU;
+    absl::StatusOr<std::unique_ptr<CollectiveGroup>> group =
+        ProcessGroupCollectives::JoinInProcess(rendezvous, rank, ranks, device, kRendezvousTimeout);
+    if (!group.ok()) {
+      results[rank] = group.status();
+      return;
+    }
+    results[rank] = RunFineTune(rank_options, rank == 0 ? on_progress : nullptr, stop_requested,
+                                group->get());
+  };
+  std::vector<std::thread> threads;
+  for (int rank = 1; rank < ranks; ++rank) threads.emplace_back(run_rank, rank);
+  run_rank(0);
+  for (std::thread& thread : threads) thread.join();
+  // The cause: the first rank whose error does not merely report another's.
+  for (const auto& result : results) {
+    if (!result.ok() && !IsAnotherRanksFailure(result.status())) return result.status();
+  }
+  for (const auto& result : results) {
+    if (!result.ok()) return result.status();
+  }
+  return results[0];
 }
 
 }  // namespace
@@ -200,6 +254,9 @@ absl::StatusOr<FineTuneResult> RunFineTune(const FineTuneOptions& options,
                                            const std::function<bool()>& stop_requested,
                                            CollectiveGroup* group) {
   try {
+    if (group == nullptr && options.data_parallel_ranks > 1) {
+      return RunFineTuneOnLocalRanks(options, on_progress, stop_requested);
+    }
     return RunFineTuneUnguarded(options, on_progress, stop_requested, group);
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("fine-tuning failed: ", e.what_without_backtrace()));
@@ -211,6 +268,12 @@ absl::StatusOr<FineTuneResult> RunFineTuneRank(FineTuneOptions options,
                                                const FineTuneProgressCallback& on_progress,
                                                const std::function<bool()>& stop_requested) {
   if (!env.distributed()) return RunFineTune(options, on_progress, stop_requested);
+  if (options.data_parallel_ranks > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "option data_parallel_ranks (", options.data_parallel_ranks,
+        ") starts ranks in this process, and WORLD_SIZE=", env.world_size,
+        " says this process is one rank of a launched run: use one or the other"));
+  }
   if (options.device == "cuda") options.device = absl::StrCat("cuda:", env.local_rank);
   std::unique_ptr<CollectiveGroup> group;
   try {

@@ -59,6 +59,10 @@ struct FineTuneOptions {
   // distributions, the teacher being the same weights with their original softmax attention
   // (a converted model is required). 0: plain cross-entropy.
   double distill_weight = 0;
+  // Data-parallel ranks in this process, one thread each on cuda:0 ... cuda:N-1 (device "cuda")
+  // or on the CPU (device "cpu"; LoRA dropout then draws from one shared generator, so a resumed
+  // run with dropout matches an uninterrupted one only in distribution). 1: no data parallelism.
+  int32_t data_parallel_ranks = 1;
   // Continue from the checkpoint a previous run with the same options left in
   // `output_dir`'s resume directory (see FineTuneResumeDir), ending exactly where an uninterrupted
   // run would.

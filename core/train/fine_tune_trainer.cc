@@ -337,8 +337,8 @@ absl::Status FineTuneTrainer::SaveCheckpoint() {
   if (group_ == nullptr) return saved;
   LIGER_ASSIGN_OR_RETURN(bool failed, group_->AnyAcross(!saved.ok()));
   if (failed && saved.ok()) {
-    return absl::UnavailableError(absl::StrCat("rank 0 could not save the checkpoint of step ",
-                                               progress_.step, "; see its log"));
+    return AnotherRanksFailure(absl::UnavailableError(absl::StrCat(
+        "rank 0 could not save the checkpoint of step ", progress_.step, "; see its log")));
   }
   return saved;
 }

@@ -69,6 +69,14 @@ absl::Status ValidateFineTuneOptions(const FineTuneOptions& o) {
   if (!(o.distill_weight >= 0) || !std::isfinite(o.distill_weight)) {
     return BadFineTuneOption("distill_weight", ">= 0 and finite", absl::StrCat(o.distill_weight));
   }
+  if (o.data_parallel_ranks < 1 || o.data_parallel_ranks > 64) {
+    return BadFineTuneOption("data_parallel_ranks", "in [1, 64]",
+                             absl::StrCat(o.data_parallel_ranks));
+  }
+  if (o.data_parallel_ranks > 1 && o.device != "cuda" && o.device != "cpu") {
+    return BadFineTuneOption("device", "\"cuda\" or \"cpu\" with data_parallel_ranks > 1 (rank r "
+                             "takes cuda:r)", o.device);
+  }
   return absl::OkStatus();
 }
 

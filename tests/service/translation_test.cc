@@ -338,6 +338,7 @@ TEST(JobTranslationTest, FineTuneOptionsRoundTrip) {
   options.seed = 42;
   options.distill_weight = 0.5;
   options.activation_checkpointing = true;
+  options.data_parallel_ranks = 4;
   v1::FineTuneRequest request;
   FineTuneOptionsToProto(options, &request);
   absl::StatusOr<FineTuneOptions> back = FineTuneOptionsFromProto(request, "bfloat16", "cuda");
@@ -365,6 +366,11 @@ TEST(JobTranslationTest, FineTuneOptionsRoundTrip) {
   EXPECT_EQ(back->seed, 42u);
   EXPECT_EQ(back->distill_weight, 0.5);
   EXPECT_TRUE(back->activation_checkpointing);
+  EXPECT_EQ(back->data_parallel_ranks, 4);
+  request.clear_data_parallel_ranks();  // unset: one rank
+  back = FineTuneOptionsFromProto(request, "bfloat16", "cuda");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->data_parallel_ranks, 1);
 }
 
 TEST(JobTranslationTest, ProgressCarriesTheDistillKlOnlyWhenDistilling) {

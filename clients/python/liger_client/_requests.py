@@ -72,10 +72,11 @@ def convert_request(model_dir, output_dir, *, variant="gla", window=None, mix=No
 def fine_tune_request(model_dir, output_dir, train_data, *, eval_data="", max_steps=0,
                       epochs=None, learning_rate=None, sequence_length=None,
                       micro_batch_size=None, gradient_accumulation_steps=None, lora_rank=None,
-                      seed=0, save_every_steps=0):
+                      seed=0, save_every_steps=0, data_parallel_ranks=0, device=""):
     request = pb.FineTuneRequest(model_dir=model_dir, output_dir=output_dir,
                                  train_data=train_data, eval_data=eval_data, max_steps=max_steps,
-                                 seed=seed, save_every_steps=save_every_steps)
+                                 seed=seed, save_every_steps=save_every_steps,
+                                 data_parallel_ranks=data_parallel_ranks, device=device)
     for field, value in (("epochs", epochs), ("learning_rate", learning_rate),
                          ("sequence_length", sequence_length),
                          ("micro_batch_size", micro_batch_size),

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "core/convert/converter.h"
+#include "core/jobs/job_record_json.h"
 #include "core/eval/text_corpus.h"
 #include "core/train/distributed_environment.h"
 #include "core/train/fine_tune.h"
@@ -330,6 +331,37 @@ TEST_F(DataParallelFineTuneTest, OneRanksStopStopsAllAndTheRunResumesWhereItStop
   ExpectSameSteps(steps, alone);
 }
 
+TEST_F(DataParallelFineTuneTest, RanksInThisProcessTakeTheStepsOfOneRank) {
+  const std::vector<FineTuneProgress> alone = RunAlone(Options("alone"));
+  FineTuneOptions o = Options("local");
+  o.data_parallel_ranks = 2;  // what a FineTune job with data_parallel_ranks runs
+  ExpectSameSteps(RunAlone(o), alone);
+  EXPECT_TRUE(fs::exists(o.output_dir + "/adapter_model.safetensors"));
+}
+
+TEST_F(DataParallelFineTuneTest, LocalRanksNeedAnUnindexedDeviceAndEnoughGpus) {
+  FineTuneOptions o = Options("local");
+  o.data_parallel_ranks = 0;
+  EXPECT_EQ(RunFineTune(o, nullptr).status().code(), absl::StatusCode::kInvalidArgument);
+  o.data_parallel_ranks = 2;
+  o.device = "cuda:1";
+  EXPECT_EQ(RunFineTune(o, nullptr).status().code(), absl::StatusCode::kInvalidArgument);
+  if (torch::cuda::device_count() < 64) {
+    o.data_parallel_ranks = 64;
+    o.device = "cuda";
+    absl::Status status = RunFineTune(o, nullptr).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  }
+  // A process that is already one rank of a launched run cannot start ranks of its own.
+  DistributedEnvironment env;
+  env.world_size = 2;
+  o.device = "cpu";
+  o.data_parallel_ranks = 2;
+  EXPECT_EQ(RunFineTuneRank(o, env, nullptr, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(o.output_dir));
+}
+
 TEST_F(DataParallelFineTuneTest, ARankThatCannotStartEndsTheRunOnEveryRank) {
   std::vector<RankOutcome> ranks =
       RunOnRanks(Options("parallel"), 2, -1, 0, dir_.File("missing.jsonl"));
@@ -339,6 +371,23 @@ TEST_F(DataParallelFineTuneTest, ARankThatCannotStartEndsTheRunOnEveryRank) {
       << ranks[0].status;
   EXPECT_TRUE(ranks[0].steps.empty());
   EXPECT_FALSE(fs::exists(dir_.File("parallel")));
+}
+
+TEST(DataParallelJobRecordTest, KeepsTheRanksAndOlderRecordsHaveOne) {
+  JobSnapshot job;
+  job.id = "j1";
+  job.options.model_dir = "m";
+  job.options.output_dir = "o";
+  job.options.train_data = "d.jsonl";
+  job.options.data_parallel_ranks = 2;
+  nlohmann::json record = nlohmann::json::parse(JobSnapshotToJson(job).dump());
+  auto back = JobSnapshotFromJson(record, "j1.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->options.data_parallel_ranks, 2);
+  record["options"].erase("data_parallel_ranks");
+  back = JobSnapshotFromJson(record, "j1.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->options.data_parallel_ranks, 1);
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 Kubernetes Indexed Job starts them (WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT), on the CPU over
 Gloo: two ranks train what one process trains; SIGTERM to one rank stops them all with a checkpoint
 that a two-rank --resume finishes; kill -9 of a rank ends the other with an error instead of a
-hang; a rank whose peers never come gives up after the timeout."""
+hang; a rank whose peers never come gives up after the timeout. And a server's FineTune job with
+data_parallel_ranks, whose ranks are threads of the server."""
 
 import array
 import json
@@ -17,7 +18,8 @@ import tempfile
 import time
 import unittest
 
-from liger_serve import convert_liger_model
+from liger_client import Client
+from liger_serve import convert_liger_model, start_liger_serve, stop_liger_serve
 
 STEP_LINE = re.compile(r"^step (\d+)/(\d+) epoch \d+ loss ([0-9.]+)(?:.* eval ppl ([0-9.]+))?",
                        re.MULTILINE)
@@ -162,6 +164,33 @@ class DistributedFineTuneTest(unittest.TestCase):
         self.assertNotEqual(process.returncode, 0)
         self.assertLess(time.monotonic() - start, 60)
         self.assertIn("rank 0 of 2", process.stderr)
+
+    def test_a_server_job_runs_its_ranks_as_threads(self):
+        output = self.root / "job"
+        log = open(self.root / "serve.log", "w")
+        process, address = start_liger_serve([], "listening on ", log)
+        try:
+            with Client(address, timeout=300) as client:
+                job = client.fine_tune(str(self.model), str(output), str(self.train),
+                                       eval_data=str(self.valid), max_steps=3, sequence_length=32,
+                                       micro_batch_size=1, gradient_accumulation_steps=4, seed=7,
+                                       data_parallel_ranks=2)
+                for snapshot in client.watch_job(job.job_id):
+                    pass
+                self.assertEqual(snapshot.state, "succeeded", snapshot.error_message)
+                self.assertEqual(snapshot.progress.step, 3)
+                self.assertTrue((output / "adapter_model.safetensors").exists())
+                # More ranks than the node has GPUs: refused when the job runs, saying why.
+                job = client.fine_tune(str(self.model), str(self.root / "too-many"),
+                                       str(self.train), max_steps=1, sequence_length=32,
+                                       data_parallel_ranks=64, device="cuda")
+                for snapshot in client.watch_job(job.job_id):
+                    pass
+                self.assertEqual(snapshot.state, "failed")
+                self.assertIn("data_parallel_ranks", snapshot.error_message)
+        finally:
+            stop_liger_serve(process)
+            log.close()
 
 
 if __name__ == "__main__":
