@@ -3,7 +3,6 @@
 // two ranks that take the steps one process takes, stop together and resume.
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
@@ -14,23 +13,20 @@
 #include <torch/torch.h>
 
 #include "absl/status/status.h"
-#include "core/convert/converter.h"
 #include "core/jobs/job_record_json.h"
-#include "core/eval/text_corpus.h"
 #include "core/train/distributed_environment.h"
 #include "core/train/fine_tune.h"
 #include "core/train/gradient_buckets.h"
 #include "core/train/process_group_collectives.h"
 #include "nlohmann/json.hpp"
 #include "tests/core/io/temp_dir.h"
+#include "tests/core/train/gla_fine_tune_fixture.h"
 #include "tests/test_paths.h"
 
 namespace liger {
 namespace {
 
 namespace fs = std::filesystem;
-using ::liger::testing::FixtureModel;
-using ::liger::testing::SharedDir;
 using ::liger::testing::TempDir;
 
 absl::StatusOr<DistributedEnvironment> EnvironmentOf(std::map<std::string, std::string> vars) {
@@ -187,35 +183,9 @@ TEST(ProcessGroupCollectivesTest, ARankThatLeavesIsAnErrorForTheOthersNotAHang) 
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
 }
 
-// Writes the first `count` documents of `corpus`, each cut to `chars` characters, as JSONL.
-void WriteCorpusSlice(const std::string& corpus, const std::string& path, size_t count,
-                      size_t chars) {
-  auto texts = ReadJsonlTexts(corpus);
-  ASSERT_TRUE(texts.ok()) << texts.status();
-  std::ofstream out(path);
-  for (size_t i = 0; i < count && i < texts->size(); ++i) {
-    out << nlohmann::json{{"text", (*texts)[i].substr(0, chars)}}.dump() << "\n";
-  }
-}
-
-struct DataParallelFixture {
-  TempDir root;
-  std::string model = root.File("llama3-tiny-gla");
-  std::string train = root.File("train.jsonl");
-  std::string eval = root.File("eval.jsonl");
-
-  DataParallelFixture() {
-    ConversionOptions conversion;
-    conversion.variant = "gla";
-    auto converted = ConvertCheckpoint(FixtureModel("llama3-tiny"), model, conversion);
-    EXPECT_TRUE(converted.ok()) << converted.status();
-    WriteCorpusSlice(SharedDir() + "/data/corpus-train.jsonl", train, 2, 1500);
-    WriteCorpusSlice(SharedDir() + "/data/corpus-valid.jsonl", eval, 1, 500);
-  }
-};
-
-const DataParallelFixture& Fixture() {
-  static const DataParallelFixture fixture;
+const testing::GlaFineTuneFixture& Fixture() {
+  static const testing::GlaFineTuneFixture fixture(/*train_documents=*/2, /*train_chars=*/1500,
+                                                   /*eval_chars=*/500);
   return fixture;
 }
 

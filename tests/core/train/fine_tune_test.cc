@@ -9,55 +9,23 @@
 
 #include <gtest/gtest.h>
 
-#include "core/convert/converter.h"
 #include "absl/strings/str_cat.h"
-#include "core/eval/text_corpus.h"
 #include "core/model/model_loader.h"
 #include "core/train/fine_tune.h"
 #include "core/train/lora_adapters.h"
-#include "nlohmann/json.hpp"
 #include "tests/core/io/temp_dir.h"
-#include "tests/test_paths.h"
+#include "tests/core/train/gla_fine_tune_fixture.h"
 
 namespace liger {
 namespace {
 
 namespace fs = std::filesystem;
-using ::liger::testing::FixtureModel;
-using ::liger::testing::SharedDir;
 using ::liger::testing::TempDir;
 
-// Writes the first `count` documents of `corpus`, each cut to `chars` characters, as JSONL.
-void WriteCorpusSlice(const std::string& corpus, const std::string& path, size_t count,
-                      size_t chars) {
-  auto texts = ReadJsonlTexts(corpus);
-  ASSERT_TRUE(texts.ok()) << texts.status();
-  ASSERT_GE(texts->size(), count);
-  std::ofstream out(path);
-  for (size_t i = 0; i < count; ++i) {
-    out << nlohmann::json{{"text", (*texts)[i].substr(0, chars)}}.dump() << "\n";
-  }
-}
-
-// The GLA conversion of llama3-tiny and small train/eval files, made once per test binary.
-struct FineTuneFixture {
-  TempDir root;
-  std::string model = root.File("llama3-tiny-gla");
-  std::string train = root.File("train.jsonl");
-  std::string eval = root.File("eval.jsonl");
-
-  FineTuneFixture() {
-    ConversionOptions conversion;
-    conversion.variant = "gla";
-    auto converted = ConvertCheckpoint(FixtureModel("llama3-tiny"), model, conversion);
-    EXPECT_TRUE(converted.ok()) << converted.status();
-    WriteCorpusSlice(SharedDir() + "/data/corpus-train.jsonl", train, 2, 1000);
-    WriteCorpusSlice(SharedDir() + "/data/corpus-valid.jsonl", eval, 1, 500);
-  }
-};
-
-const FineTuneFixture& Fixture() {
-  static const FineTuneFixture fixture;
+// Made once per test binary.
+const testing::GlaFineTuneFixture& Fixture() {
+  static const testing::GlaFineTuneFixture fixture(/*train_documents=*/2, /*train_chars=*/1000,
+                                                   /*eval_chars=*/500);
   return fixture;
 }
 
