@@ -44,6 +44,15 @@ void SetTrainerGeneratorState(torch::Device device, const torch::Tensor& state) 
   generator.set_state(state);
 }
 
+// Seeds the CPU generator and `device`'s, which LoRA dropout draws from.
+void SeedTrainerGenerators(torch::Device device, uint64_t seed) {
+  for (torch::Device each : {torch::Device(torch::kCPU), device}) {
+    at::Generator generator = TrainerGenerator(each);
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_current_seed(seed);
+  }
+}
+
 using TrainerOptimizerStateKey = std::decay_t<
     decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
 
@@ -101,11 +110,7 @@ FineTuneTrainer::FineTuneTrainer(const FineTuneOptions& options, const Transform
 }
 
 void FineTuneTrainer::SeedRandomness() {
-  for (torch::Device device : {torch::Device(torch::kCPU), device_}) {
-    at::Generator generator = TrainerGenerator(device);
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_current_seed(options_.seed);
-  }
+  SeedTrainerGenerators(device_, options_.seed);
   CaptureRandomness();
 }
 
@@ -116,11 +121,7 @@ void FineTuneTrainer::SeedRandomnessForStep() {
   mixed = (mixed ^ (mixed >> 30)) * 0xbf58476d1ce4e5b9ULL;
   mixed = (mixed ^ (mixed >> 27)) * 0x94d049bb133111ebULL;
   mixed ^= mixed >> 31;
-  for (torch::Device device : {torch::Device(torch::kCPU), device_}) {
-    at::Generator generator = TrainerGenerator(device);
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_current_seed(mixed);
-  }
+  SeedTrainerGenerators(device_, mixed);
 }
 
 bool FineTuneTrainer::OwnsMicroBatch(int64_t index) const {
